@@ -1,0 +1,448 @@
+"""Checking a surface AST: binding parameters, inferring and checking attribute types.
+
+* :func:`bind` replaces every ``$name`` with the caller's value, after checking that the
+  value fits where the parameter stands. A value is only ever data: it can change what
+  a filter compares with, never the shape of the rule.
+* :func:`check_types` infers each condition's data type from its comparison and value and
+  reports every attribute used with two different types, all problems at once.
+* :func:`warn_suspicious` issues :class:`~audience_dsl.errors.AudienceWarning` for what
+  compiles but is probably not meant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from . import ast
+from .ast import Comparison as C
+from .ast import DataType as T
+from .errors import AudienceTypeError, AudienceWarning, Diagnostic, Label, ParameterError
+from .source import Source, Span
+
+__all__ = ["DEFAULT_FIELDS", "bind", "check_types", "implied_type", "params_of", "warn_suspicious"]
+
+_NOWHERE = Span(0, 0, 1, 1, 1, 1)
+
+#: Braze's default (standard) profile fields, which Connected Audience cannot filter.
+DEFAULT_FIELDS = frozenset(
+    {
+        "country", "city", "home_city", "language", "first_name", "last_name", "email",
+        "phone", "gender", "dob", "date_of_birth", "time_zone", "external_id", "braze_id",
+        "user_alias", "email_subscribe", "push_subscribe", "created_at",
+    }
+)  # fmt: skip
+
+_RELATIVE = {
+    C.LESS_THAN_X_DAYS_AGO,
+    C.GREATER_THAN_X_DAYS_AGO,
+    C.LESS_THAN_X_DAYS_IN_THE_FUTURE,
+    C.GREATER_THAN_X_DAYS_IN_THE_FUTURE,
+}
+_ORDERING = {
+    C.GREATER_THAN,
+    C.GREATER_THAN_OR_EQUAL_TO,
+    C.LESS_THAN,
+    C.LESS_THAN_OR_EQUAL_TO,
+}
+
+
+def implied_type(comparison: C, value: object) -> T | None:
+    """The data type a comparison (with its value) implies; None where any type fits."""
+    if comparison in (C.EQUALS, C.NOT_EQUAL):
+        if isinstance(value, bool):
+            return T.BOOLEAN
+        if isinstance(value, int | float):
+            return T.NUMERIC
+        if isinstance(value, str):
+            return T.STRING
+        return None
+    if comparison in _ORDERING:
+        return T.NUMERIC
+    if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX):
+        return T.STRING
+    if comparison in (C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE):
+        return T.ARRAY
+    if comparison in _RELATIVE or comparison in (C.AFTER, C.BEFORE):
+        return T.TIME
+    return None
+
+
+def _uses(node: ast.Node) -> list[tuple[str, T | None, Span | None, Span | None]]:
+    """(attribute, implied type, where the name stands, where the value stands) per use."""
+    if isinstance(node, ast.Attribute):
+        return [(node.name, implied_type(node.comparison, node.value), node.name_span,
+                 node.value_span)]  # fmt: skip
+    if isinstance(node, ast.In):
+        values = () if isinstance(node.values, ast.Param) else node.values
+        spans = node.value_spans or tuple(None for _ in values)
+        return [
+            (node.name, implied_type(C.EQUALS, v), node.name_span, s)
+            for v, s in zip(values, spans, strict=False)
+        ]
+    if isinstance(node, ast.Between):
+        return [(node.name, T.NUMERIC, node.name_span, None)]
+    if isinstance(node, ast.ContainsAny | ast.ContainsAll):
+        return [(node.name, T.ARRAY, node.name_span, None)]
+    return []
+
+
+def check_types(expr: ast.Node, source: Source | None = None) -> dict[str, T]:
+    """Infer each attribute's type; raise :class:`AudienceTypeError` listing every conflict."""
+    seen: dict[str, tuple[T, Span | None]] = {}
+    problems: list[Diagnostic] = []
+    for node in ast.walk(expr):
+        for name, kind, name_span, value_span in _uses(node):
+            if kind is None:
+                continue
+            first = seen.get(name)
+            if first is None:
+                seen[name] = (kind, name_span)
+                continue
+            if first[0] is kind:
+                continue
+            where = first[1]
+            at = f" at {where.line}:{where.column}" if where is not None else ""
+            labels = (Label(where, f"used as {first[0]} here"),) if where is not None else ()
+            problems.append(
+                Diagnostic(
+                    f"`{name}` is used as {kind} here but as {first[0]}{at}",
+                    name_span or value_span or _NOWHERE,
+                    f"used as {kind}",
+                    "an attribute has one data type: compare it the same way everywhere "
+                    "(a schema says which type it has)",
+                    labels,
+                )
+            )
+    if problems:
+        raise AudienceTypeError(problems, source or Source(""))
+    return {name: kind for name, (kind, _) in seen.items()}
+
+
+def warn_suspicious(expr: ast.Node, source: Source | None = None, stacklevel: int = 3) -> None:
+    """Warn about names Connected Audience cannot filter and values Braze would template."""
+    for node in ast.walk(expr):
+        name = getattr(node, "name", None)
+        span = getattr(node, "name_span", None) or node.span
+        where = f"{span.line}:{span.column}: " if span is not None else ""
+        if isinstance(name, str):
+            if "." in name or "[" in name:
+                warnings.warn(
+                    f"{where}`{name}` looks like a nested attribute; Connected Audience "
+                    "cannot filter nested custom attributes",
+                    AudienceWarning,
+                    stacklevel=stacklevel,
+                )
+            elif name.lower() in DEFAULT_FIELDS:
+                warnings.warn(
+                    f"{where}`{name}` is the name of a default profile field; Connected "
+                    "Audience filters only custom attributes, so this is a custom attribute "
+                    "of that name",
+                    AudienceWarning,
+                    stacklevel=stacklevel,
+                )
+        for value in _strings(node):
+            if "{{" in value or "{%" in value:
+                warnings.warn(
+                    f"{where}the value {value!r} contains Liquid syntax, which Braze may "
+                    "evaluate as a template",
+                    AudienceWarning,
+                    stacklevel=stacklevel,
+                )
+
+
+def _strings(node: ast.Node) -> list[str]:
+    if isinstance(node, ast.Attribute):
+        value = node.value
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, tuple):
+            return [v for v in value if isinstance(v, str)]
+    if isinstance(node, ast.In | ast.ContainsAny | ast.ContainsAll) and isinstance(
+        node.values, tuple
+    ):
+        return [v for v in node.values if isinstance(v, str)]
+    return []
+
+
+# ---- parameters ----------------------------------------------------------------------------
+
+
+def params_of(expr: ast.Node) -> list[ast.Param]:
+    """Every parameter in ``expr``, in source order."""
+    found: list[ast.Param] = []
+    for node in ast.walk(expr):
+        for value in _param_slots(node):
+            if isinstance(value, ast.Param):
+                found.append(value)
+            elif isinstance(value, tuple):
+                found.extend(v for v in value if isinstance(v, ast.Param))
+    return found
+
+
+def _param_slots(node: ast.Node) -> tuple[object, ...]:
+    if isinstance(node, ast.Attribute | ast.LastUsedApp):
+        return (node.value,)
+    if isinstance(node, ast.Subscription):
+        return (node.state,)
+    if isinstance(node, ast.In | ast.ContainsAny | ast.ContainsAll):
+        return (node.values,)
+    if isinstance(node, ast.Between):
+        return (node.low, node.high)
+    return ()
+
+
+class _Binder:
+    def __init__(self, params: Mapping[str, Any], source: Source) -> None:
+        self.params = params
+        self.source = source
+        self.problems: list[Diagnostic] = []
+
+    def problem(self, param: ast.Param, message: str, hint: str = "") -> None:
+        self.problems.append(
+            Diagnostic(message, param.span or _NOWHERE, f"${param.name}", hint)
+        )
+
+    def get(self, param: ast.Param) -> tuple[bool, Any]:
+        if param.name not in self.params:
+            close = [k for k in self.params if k.lower() == param.name.lower()]
+            hint = f"did you mean `${close[0]}`?" if close else f"pass params={{'{param.name}': ...}}"
+            self.problem(param, f"no value was given for the parameter `${param.name}`", hint)
+            return False, None
+        return True, self.params[param.name]
+
+    # -- kinds of value --
+
+    def scalar(self, param: ast.Param, value: Any) -> Any:
+        if isinstance(value, bool | str) or (
+            isinstance(value, int | float) and _finite(value)
+        ):
+            return value
+        self.problem(
+            param,
+            f"`${param.name}` must be a string, a number or a boolean, not {_kind(value)}",
+        )
+        return None
+
+    def number(self, param: ast.Param, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool) and _finite(value):
+            return value
+        self.problem(param, f"`${param.name}` must be a number, not {_kind(value)}")
+        return None
+
+    def string(self, param: ast.Param, value: Any) -> Any:
+        if isinstance(value, str):
+            return value
+        self.problem(param, f"`${param.name}` must be a string, not {_kind(value)}")
+        return None
+
+    def days(self, param: ast.Param, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value * param.days_per_unit
+        self.problem(
+            param,
+            f"`${param.name}` counts days, so it must be a whole number of at least 0, "
+            f"not {_kind(value)}",
+            "Braze counts relative times in whole days",
+        )
+        return None
+
+    def instant(self, param: ast.Param, value: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                self.problem(
+                    param,
+                    f"`${param.name}` is a date-time without a time zone",
+                    "give an aware datetime, e.g. datetime(2024, 1, 31, tzinfo=timezone.utc)",
+                )
+                return None
+            return value.isoformat()
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, str):
+            try:
+                dt.datetime.fromisoformat(value)
+            except ValueError:
+                self.problem(param, f"`${param.name}` is not an ISO 8601 date-time: {value!r}")
+                return None
+            return value
+        self.problem(param, f"`${param.name}` must be a date-time, not {_kind(value)}")
+        return None
+
+    def sequence(self, param: ast.Param, value: Any, strings_only: bool) -> Any:
+        if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
+            self.problem(param, f"`${param.name}` must be a list of values, not {_kind(value)}")
+            return None
+        items = tuple(value)
+        if not items:
+            self.problem(
+                param,
+                f"`${param.name}` is an empty list, which Braze has no filter for",
+                "give at least one value",
+            )
+            return None
+        check = self.string if strings_only else self.scalar
+        before = len(self.problems)
+        result = tuple(check(param, item) for item in items)
+        if len(self.problems) > before:
+            return None
+        return result
+
+    # -- each node --
+
+    def leaf(self, node: ast.Node) -> ast.Node:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Param):
+            return self.attribute(node, node.value)
+        if isinstance(node, ast.LastUsedApp) and isinstance(node.value, ast.Param):
+            found, value = self.get(node.value)
+            if not found:
+                return node
+            return ast.LastUsedApp(
+                comparison=node.comparison, value=self.instant(node.value, value),
+                span=node.span, value_span=node.value_span,
+            )  # fmt: skip
+        if isinstance(node, ast.Subscription) and isinstance(node.state, ast.Param):
+            found, value = self.get(node.state)
+            if not found:
+                return node
+            states = {s.value for s in ast.State}
+            if not isinstance(value, str) or value.lower() not in states:
+                self.problem(
+                    node.state,
+                    f"`${node.state.name}` must be a subscription state, not {value!r}",
+                    "the states are opted_in, subscribed and unsubscribed",
+                )
+                return node
+            return ast.Subscription(
+                channel=node.channel, comparison=node.comparison, state=ast.State(value.lower()),
+                span=node.span,
+            )  # fmt: skip
+        if isinstance(node, ast.In | ast.ContainsAny | ast.ContainsAll):
+            return self.listed(node)
+        if isinstance(node, ast.Between):
+            low, high = node.low, node.high
+            if isinstance(low, ast.Param):
+                found, value = self.get(low)
+                low = self.number(low, value) if found else low
+            if isinstance(high, ast.Param):
+                found, value = self.get(high)
+                high = self.number(high, value) if found else high
+            return ast.Between(
+                name=node.name, low=low, high=high, span=node.span, name_span=node.name_span,
+                value_spans=node.value_spans,
+            )  # fmt: skip
+        return node
+
+    def listed(self, node: ast.In | ast.ContainsAny | ast.ContainsAll) -> ast.Node:
+        strings_only = not isinstance(node, ast.In)
+        values: Any = node.values
+        if isinstance(values, ast.Param):
+            found, value = self.get(values)
+            if not found:
+                return node
+            values = self.sequence(values, value, strings_only)
+            spans: tuple[Span, ...] = ()
+        else:
+            spans = node.value_spans
+            bound = []
+            for item in values:
+                if isinstance(item, ast.Param):
+                    found, value = self.get(item)
+                    item = (self.string if strings_only else self.scalar)(item, value)
+                bound.append(item)
+            values = tuple(bound)
+        if values is None:
+            return node
+        if isinstance(node, ast.In):
+            return ast.In(
+                name=node.name, values=values, negated=node.negated, span=node.span,
+                name_span=node.name_span, value_spans=spans,
+            )  # fmt: skip
+        return type(node)(
+            name=node.name, values=values, span=node.span, name_span=node.name_span,
+            value_spans=spans,
+        )  # fmt: skip
+
+    def attribute(self, node: ast.Attribute, param: ast.Param) -> ast.Node:
+        found, value = self.get(param)
+        if not found:
+            return node
+        comparison = node.comparison
+        if comparison in _RELATIVE:
+            bound = self.days(param, value)
+        elif comparison in (C.AFTER, C.BEFORE):
+            bound = self.instant(param, value)
+        elif comparison in _ORDERING:
+            if isinstance(value, dt.date | str) and not isinstance(value, bool):
+                if comparison in (C.GREATER_THAN_OR_EQUAL_TO, C.LESS_THAN_OR_EQUAL_TO):
+                    self.problem(
+                        param,
+                        f"`${param.name}` is a date-time, and Braze compares date-times only "
+                        "strictly (`after`, `before`)",
+                        "use `<` or `>` with a date-time",
+                    )
+                    return node
+                comparison = C.AFTER if comparison is C.GREATER_THAN else C.BEFORE
+                bound = self.instant(param, value)
+            else:
+                bound = self.number(param, value)
+        elif comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX, C.INCLUDES_VALUE,
+                            C.DOES_NOT_INCLUDE_VALUE):  # fmt: skip
+            bound = self.string(param, value)
+        else:
+            bound = self.scalar(param, value)
+        if bound is None:
+            return node
+        return ast.Attribute(
+            name=node.name, comparison=comparison, value=bound, span=node.span,
+            name_span=node.name_span, value_span=node.value_span,
+        )  # fmt: skip
+
+
+def bind(expr: ast.Node, params: Mapping[str, Any] | None, source: Source | None = None) -> Any:
+    """``expr`` with its parameters replaced by values from ``params``.
+
+    Raises :class:`ParameterError` naming every missing, unused or ill-typed parameter.
+    """
+    source = source or Source("")
+    params = dict(params or {})
+    used = params_of(expr)
+    problems: list[Diagnostic] = []
+    names = {p.name for p in used}
+    unused = sorted(set(params) - names)
+    if not used and not unused:
+        return expr
+    binder = _Binder(params, source)
+    result = ast.map_leaves(expr, binder.leaf) if used else expr
+    problems.extend(binder.problems)
+    end = source.span(len(source.text), len(source.text))
+    for name in unused:
+        problems.append(
+            Diagnostic(
+                f"the parameter `${name}` was given but the rule does not use it",
+                end,
+                "",
+                "remove it from params, or use it in the rule as `$" + name + "`",
+            )
+        )
+    if problems:
+        raise ParameterError(problems, source)
+    return result
+
+
+def _finite(value: float) -> bool:
+    return value == value and value not in (float("inf"), float("-inf"))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return f"the boolean {value}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return f"a {type(value).__name__}"

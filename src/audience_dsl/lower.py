@@ -1,0 +1,361 @@
+"""Surface AST to core AST: sugar expanded, ``not`` pushed to the leaves, groups flattened.
+
+This is the only module that knows the complement table. Braze has no NOT, so a negated
+filter is replaced by its complement, but only where the complement is exact for every
+user, including users who lack the attribute:
+
+* ``COMPLEMENT`` gives, for each comparison, the comparison that holds on exactly the
+  other *present* values (``greater_than`` and ``less_than_or_equal_to``, ...);
+* ``MISSING_MATCHES`` says whether a comparison matches a user who lacks the attribute
+  (documented where Braze documents it, the reference semantics' choice elsewhere);
+* the complement is then *pinned* with the documented existence filters, so its
+  missing-value behaviour is the negation's whatever Braze does for the comparison
+  itself: ``OR(co, does_not_exist)`` or ``AND(co, exists)``.
+
+Comparisons with no exact complement (``before``/``after``, the relative-day filters,
+``last_used_app``) are refused with an explanation and a rule the user can write instead.
+docs/negation.md is generated from these tables (see ``negation_table``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import ast
+from .ast import Comparison as C
+from .errors import Diagnostic, Label, UnsupportedError
+from .source import Source, Span
+
+__all__ = ["COMPLEMENT", "MISSING_MATCHES", "REFUSED", "lower", "negate", "negation_table"]
+
+#: The comparison that holds on exactly the other present values.
+COMPLEMENT: dict[C, C] = {
+    C.EQUALS: C.NOT_EQUAL,
+    C.NOT_EQUAL: C.EQUALS,
+    C.GREATER_THAN: C.LESS_THAN_OR_EQUAL_TO,
+    C.LESS_THAN_OR_EQUAL_TO: C.GREATER_THAN,
+    C.GREATER_THAN_OR_EQUAL_TO: C.LESS_THAN,
+    C.LESS_THAN: C.GREATER_THAN_OR_EQUAL_TO,
+    C.MATCHES_REGEX: C.DOES_NOT_MATCH_REGEX,
+    C.DOES_NOT_MATCH_REGEX: C.MATCHES_REGEX,
+    C.INCLUDES_VALUE: C.DOES_NOT_INCLUDE_VALUE,
+    C.DOES_NOT_INCLUDE_VALUE: C.INCLUDES_VALUE,
+    C.IS_ANY_OF: C.IS_NONE_OF,
+    C.IS_NONE_OF: C.IS_ANY_OF,
+    C.EXISTS: C.DOES_NOT_EXIST,
+    C.DOES_NOT_EXIST: C.EXISTS,
+    C.IS: C.IS_NOT,
+    C.IS_NOT: C.IS,
+}
+
+#: Whether a comparison matches a user without the attribute (missing, null, "" or []).
+#: ``equals`` on a number matches missing values only for 0 (see ``missing_matches``).
+MISSING_MATCHES: dict[C, bool] = {
+    C.EQUALS: False,
+    C.NOT_EQUAL: True,
+    C.GREATER_THAN: False,
+    C.GREATER_THAN_OR_EQUAL_TO: False,
+    C.LESS_THAN: True,
+    C.LESS_THAN_OR_EQUAL_TO: True,
+    C.MATCHES_REGEX: False,
+    C.DOES_NOT_MATCH_REGEX: False,
+    C.INCLUDES_VALUE: False,
+    C.DOES_NOT_INCLUDE_VALUE: True,
+    C.IS_ANY_OF: False,
+    C.IS_NONE_OF: True,
+    C.EXISTS: False,
+    C.DOES_NOT_EXIST: True,
+}
+
+#: Complements whose missing-value behaviour Braze documents, so they need no pin.
+DOCUMENTED_MISSING: frozenset[C] = frozenset({C.EXISTS, C.DOES_NOT_EXIST, C.IS_NONE_OF})
+
+#: Comparisons whose negation Braze cannot express, and why.
+REFUSED: dict[C, str] = {
+    C.AFTER: "a user whose value is exactly the date-time matches neither `after` nor `before`",
+    C.BEFORE: "a user whose value is exactly the date-time matches neither `before` nor `after`",
+    C.LESS_THAN_X_DAYS_AGO: (
+        "the complement would also need every future date and the exact boundary, "
+        "which no Braze filter selects"
+    ),
+    C.GREATER_THAN_X_DAYS_AGO: (
+        "the complement would also need every future date and the exact boundary, "
+        "which no Braze filter selects"
+    ),
+    C.LESS_THAN_X_DAYS_IN_THE_FUTURE: (
+        "the complement would also need every past date and the exact boundary, "
+        "which no Braze filter selects"
+    ),
+    C.GREATER_THAN_X_DAYS_IN_THE_FUTURE: (
+        "the complement would also need every past date and the exact boundary, "
+        "which no Braze filter selects"
+    ),
+}
+
+
+def missing_matches(comparison: C, value: ast.Value) -> bool:
+    """Whether ``comparison value`` matches a user who lacks the attribute."""
+    if comparison is C.EQUALS and type(value) in (int, float) and value == 0:
+        return True
+    return MISSING_MATCHES[comparison]
+
+
+class _Refusal(Exception):
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+_NOWHERE = Span(0, 0, 1, 1, 1, 1)
+
+
+def negate(leaf: ast.Filter, not_span: Span | None = None) -> ast.CoreNode:
+    """The exact complement of one filter, or :class:`UnsupportedError` via ``_Refusal``."""
+    if isinstance(leaf, ast.Subscription):
+        return ast.Subscription(
+            channel=leaf.channel,
+            comparison=COMPLEMENT[leaf.comparison],
+            state=leaf.state,
+            span=leaf.span,
+        )
+    if isinstance(leaf, ast.LastUsedApp):
+        other = "before" if leaf.comparison is C.AFTER else "after"
+        raise _Refusal(
+            _refusal(
+                leaf.span,
+                not_span,
+                f"`not` over `last_used_app {leaf.comparison}` cannot be compiled exactly: "
+                "users who never used the app match neither `after` nor `before`, and Braze "
+                "cannot select them",
+                f"`last_used_app {other} {_shown(leaf.value)}` selects the users who did use "
+                "the app on the other side of that instant (not the instant itself)",
+            )
+        )
+    comparison = leaf.comparison
+    if comparison in REFUSED:
+        raise _Refusal(_refusal(leaf.span, not_span, *_time_refusal(leaf)))
+    if isinstance(leaf.value, bool) and comparison in (C.EQUALS, C.NOT_EQUAL):
+        # Booleans have two values: the complement of `= true` on present values is `= false`.
+        co_value: ast.Value = (not leaf.value) if comparison is C.EQUALS else leaf.value
+        co = ast.Attribute(
+            name=leaf.name, comparison=C.EQUALS, value=co_value, span=leaf.span,
+            name_span=leaf.name_span, value_span=leaf.value_span,
+        )  # fmt: skip
+    else:
+        co = ast.Attribute(
+            name=leaf.name, comparison=COMPLEMENT[comparison], value=leaf.value,
+            span=leaf.span, name_span=leaf.name_span, value_span=leaf.value_span,
+        )  # fmt: skip
+    if co.comparison in (C.EXISTS, C.DOES_NOT_EXIST):
+        return co
+    want_missing = not missing_matches(comparison, leaf.value)
+    if co.comparison in DOCUMENTED_MISSING and MISSING_MATCHES[co.comparison] == want_missing:
+        return co
+    if want_missing:
+        pin = ast.Attribute(
+            name=leaf.name, comparison=C.DOES_NOT_EXIST, span=leaf.span, name_span=leaf.name_span
+        )
+        return ast.AnyOf(children=(co, pin), span=leaf.span)
+    pin = ast.Attribute(
+        name=leaf.name, comparison=C.EXISTS, span=leaf.span, name_span=leaf.name_span
+    )
+    return ast.AllOf(children=(co, pin), span=leaf.span)
+
+
+def _shown(value: object) -> str:
+    return f"${value.name}" if isinstance(value, ast.Param) else str(value)
+
+
+def _time_refusal(leaf: ast.Attribute) -> tuple[str, str]:
+    from .parser import _render_name
+
+    name = _render_name(leaf.name)
+    value = _shown(leaf.value)
+    comparison = leaf.comparison
+    why = REFUSED[comparison]
+    message = f"`not` over `{comparison}` cannot be compiled exactly: {why}"
+    if comparison in (C.AFTER, C.BEFORE):
+        other = "before" if comparison is C.AFTER else "after"
+        hint = (
+            f"write `{name} {other} {value} or {name} does not exist` if users whose value is "
+            f"exactly {value} may be left out"
+        )
+    else:
+        flipped = {
+            C.LESS_THAN_X_DAYS_AGO: f"{name} > {value} days",
+            C.GREATER_THAN_X_DAYS_AGO: f"{name} < {value} days",
+            C.LESS_THAN_X_DAYS_IN_THE_FUTURE: f"{name} > {value} days from now",
+            C.GREATER_THAN_X_DAYS_IN_THE_FUTURE: f"{name} < {value} days from now",
+        }[comparison]
+        hint = (
+            f"write `{flipped} or {name} does not exist` if the boundary and the other side "
+            "of now may be left out"
+        )
+    return message, hint
+
+
+def _refusal(span: Span | None, not_span: Span | None, message: str, hint: str) -> Diagnostic:
+    labels = (Label(not_span, "negated here"),) if not_span is not None else ()
+    return Diagnostic(message, span or _NOWHERE, "no exact complement", hint, labels)
+
+
+# ---- sugar ---------------------------------------------------------------------------------
+
+
+def _expand(node: ast.Node) -> ast.Node:
+    """One sugar node as an And/Or of filters (a single filter for a one-element list)."""
+    if isinstance(node, ast.In):
+        comparison = C.NOT_EQUAL if node.negated else C.EQUALS
+        group: type[ast.AllOf] | type[ast.AnyOf] = ast.AllOf if node.negated else ast.AnyOf
+        return _group(group, node, comparison, node.values, node.value_spans)
+    if isinstance(node, ast.Between):
+        spans = node.value_spans or (None, None)
+        parts = (
+            ast.Attribute(
+                name=node.name, comparison=C.GREATER_THAN_OR_EQUAL_TO, value=node.low,
+                span=node.span, name_span=node.name_span, value_span=spans[0],
+            ),
+            ast.Attribute(
+                name=node.name, comparison=C.LESS_THAN_OR_EQUAL_TO, value=node.high,
+                span=node.span, name_span=node.name_span, value_span=spans[1],
+            ),
+        )  # fmt: skip
+        return ast.AllOf(children=parts, span=node.span)
+    if isinstance(node, ast.ContainsAny):
+        return _group(ast.AnyOf, node, C.INCLUDES_VALUE, node.values, node.value_spans)
+    if isinstance(node, ast.ContainsAll):
+        return _group(ast.AllOf, node, C.INCLUDES_VALUE, node.values, node.value_spans)
+    raise TypeError(f"not sugar: {type(node).__name__}")  # pragma: no cover
+
+
+def _group(
+    group: type[ast.AllOf] | type[ast.AnyOf],
+    node: ast.In | ast.ContainsAny | ast.ContainsAll,
+    comparison: C,
+    values: object,
+    spans: tuple[Span, ...],
+) -> ast.Node:
+    if isinstance(values, ast.Param):
+        raise TypeError("unbound parameter")  # bound before lowering; see check.bind
+    assert isinstance(values, tuple)
+    parts = tuple(
+        ast.Attribute(
+            name=node.name, comparison=comparison, value=value, span=node.span,
+            name_span=node.name_span, value_span=spans[i] if i < len(spans) else None,
+        )
+        for i, value in enumerate(values)
+    )  # fmt: skip
+    if len(parts) == 1:
+        return parts[0]
+    return group(children=parts, span=node.span)
+
+
+# ---- the walk -------------------------------------------------------------------------------
+
+_SUGAR = (ast.In, ast.Between, ast.ContainsAny, ast.ContainsAll)
+_ALL = (ast.And, ast.AllOf)
+_ANY = (ast.Or, ast.AnyOf)
+
+
+@dataclass(frozen=True, slots=True)
+class _Build:
+    all_of: bool
+    count: int
+    span: Span | None
+
+
+def _make_group(all_of: bool, parts: list[ast.CoreNode], span: Span | None) -> ast.CoreNode:
+    cls: type[ast.AllOf] | type[ast.AnyOf] = ast.AllOf if all_of else ast.AnyOf
+    flat: list[ast.CoreNode] = []
+    for part in parts:
+        if type(part) is cls:
+            flat.extend(part.children)
+        else:
+            flat.append(part)
+    if len(flat) == 1:
+        return flat[0]
+    return cls(children=tuple(flat), span=span)
+
+
+def lower(expr: ast.Node, source: Source | None = None) -> ast.CoreNode:
+    """The core tree of a surface expression; iterative, so any depth is fine.
+
+    Raises :class:`UnsupportedError` for a negation with no exact complement.
+    """
+    out: list[ast.CoreNode] = []
+    # Each item: a node to visit with its polarity (and the span of the `not` that
+    # flipped it), or a _Build that pops its children's results and makes the group.
+    stack: list[tuple[ast.Node, bool, Span | None] | _Build] = [(expr, False, None)]
+    problems: list[Diagnostic] = []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Build):
+            parts = out[len(out) - item.count :]
+            del out[len(out) - item.count :]
+            out.append(_make_group(item.all_of, parts, item.span))
+            continue
+        node, negated, not_span = item
+        if isinstance(node, ast.Rule):
+            stack.append((node.expr, negated, not_span))
+        elif isinstance(node, ast.Not):
+            stack.append((node.operand, not negated, node.span if not negated else None))
+        elif isinstance(node, (*_ALL, *_ANY)):
+            all_of = isinstance(node, _ALL) != negated
+            kids = node.children
+            stack.append(_Build(all_of, len(kids), node.span))
+            stack.extend((child, negated, not_span) for child in reversed(kids))
+        elif isinstance(node, _SUGAR):
+            stack.append((_expand(node), negated, not_span))
+        elif isinstance(node, ast.Attribute | ast.Subscription | ast.LastUsedApp):
+            if not negated:
+                out.append(node)
+                continue
+            try:
+                out.append(negate(node, _head(not_span, source)))
+            except _Refusal as refusal:
+                problems.append(refusal.diagnostic)
+                out.append(node)  # keep going, to report every refusal at once
+        else:  # pragma: no cover - every node type is handled above
+            raise TypeError(f"unknown node {type(node).__name__}")
+    if problems:
+        raise UnsupportedError(problems, source or Source(""))
+    (result,) = out
+    return result
+
+
+def _head(span: Span | None, source: Source | None) -> Span | None:
+    """The span of the `not` (or `!`) keyword at the start of a negation's span."""
+    if span is None:
+        return None
+    width = 1
+    if source is not None and source.text[span.start : span.start + 3].lower() == "not":
+        width = 3
+    return Span(
+        span.start, span.start + width, span.line, span.column, span.line, span.column + width
+    )
+
+
+# ---- the table as data, for the docs --------------------------------------------------------
+
+
+def negation_table() -> list[tuple[str, str, str]]:
+    """(comparison, what ``not`` compiles to, why) for every comparison; drives the docs."""
+    rows: list[tuple[str, str, str]] = []
+    render: Callable[[C], str] = lambda c: f"`{c.value}`"  # noqa: E731
+    for comparison in C:
+        if comparison in REFUSED:
+            rows.append((render(comparison), "refused", REFUSED[comparison]))
+            continue
+        co = COMPLEMENT[comparison]
+        if comparison in (C.IS, C.IS_NOT, C.EXISTS, C.DOES_NOT_EXIST):
+            rows.append((render(comparison), render(co), "documented complement"))
+            continue
+        want = not MISSING_MATCHES[comparison]
+        if co in DOCUMENTED_MISSING and MISSING_MATCHES[co] == want:
+            rows.append((render(comparison), render(co), "documented for missing values"))
+        elif want:
+            rows.append((render(comparison), f"{render(co)} or `does_not_exist`", "pinned"))
+        else:
+            rows.append((render(comparison), f"{render(co)} and `exists`", "pinned"))
+    return rows
