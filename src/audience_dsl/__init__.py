@@ -76,14 +76,18 @@ def parse(
 
 def to_audience(rule: Rule | ast.Node, *, schema: Any = None) -> dict[str, Any]:
     """An AST (a :class:`Rule` or any node) to the Connected Audience object."""
+    return _to_audience(rule, schema, stacklevel=4)
+
+
+def _to_audience(rule: Rule | ast.Node, schema: Any, stacklevel: int) -> dict[str, Any]:
     source = rule.source if isinstance(rule, Rule) else None
     expr = rule.expr if isinstance(rule, Rule) else rule
     check_types(expr, source)
-    warn_suspicious(expr, source, stacklevel=3)
+    warn_suspicious(expr, source, stacklevel=stacklevel)
     return to_json(lower(expr, source), source)
 
 
-def compile(  # noqa: A001 - the name is the public API (cf. re.compile)
+def compile(
     text: str,
     *,
     schema: Any = None,
@@ -93,11 +97,11 @@ def compile(  # noqa: A001 - the name is the public API (cf. re.compile)
 ) -> dict[str, Any]:
     """Rule text to the Connected Audience object Braze takes as ``audience``.
 
-    >>> compile("last_purchase < 2 days")
-    {'custom_attribute': {'custom_attribute_name': 'last_purchase', 'comparison': 'less_than_x_days_ago', 'value': 2}}
+    >>> compile("last_purchase < 2 days")["custom_attribute"]["comparison"]
+    'less_than_x_days_ago'
     """
     rule = parse(text, params=params if params is not None else {}, source_name=source_name)
-    return to_audience(rule, schema=schema)
+    return _to_audience(rule, schema, stacklevel=5)
 
 
 def _diagnostic(message: str) -> Any:

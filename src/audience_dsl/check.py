@@ -77,9 +77,11 @@ def _uses(node: ast.Node) -> list[tuple[str, T | None, Span | None, Span | None]
                  node.value_span)]  # fmt: skip
     if isinstance(node, ast.In):
         values = () if isinstance(node.values, ast.Param) else node.values
-        spans = node.value_spans or tuple(None for _ in values)
+        spans: tuple[Span | None, ...] = node.value_spans or tuple(None for _ in values)
+        # Each value stands for one use, placed at the value (so a mixed list points at
+        # the odd value out).
         return [
-            (node.name, implied_type(C.EQUALS, v), node.name_span, s)
+            (node.name, implied_type(C.EQUALS, v), s or node.name_span, None)
             for v, s in zip(values, spans, strict=False)
         ]
     if isinstance(node, ast.Between):
@@ -201,14 +203,14 @@ class _Binder:
         self.problems: list[Diagnostic] = []
 
     def problem(self, param: ast.Param, message: str, hint: str = "") -> None:
-        self.problems.append(
-            Diagnostic(message, param.span or _NOWHERE, f"${param.name}", hint)
-        )
+        self.problems.append(Diagnostic(message, param.span or _NOWHERE, f"${param.name}", hint))
 
     def get(self, param: ast.Param) -> tuple[bool, Any]:
         if param.name not in self.params:
             close = [k for k in self.params if k.lower() == param.name.lower()]
-            hint = f"did you mean `${close[0]}`?" if close else f"pass params={{'{param.name}': ...}}"
+            hint = (
+                f"did you mean `${close[0]}`?" if close else f"pass params={{'{param.name}': ...}}"
+            )
             self.problem(param, f"no value was given for the parameter `${param.name}`", hint)
             return False, None
         return True, self.params[param.name]
@@ -216,9 +218,7 @@ class _Binder:
     # -- kinds of value --
 
     def scalar(self, param: ast.Param, value: Any) -> Any:
-        if isinstance(value, bool | str) or (
-            isinstance(value, int | float) and _finite(value)
-        ):
+        if isinstance(value, bool | str) or (isinstance(value, int | float) and _finite(value)):
             return value
         self.problem(
             param,

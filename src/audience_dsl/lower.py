@@ -174,7 +174,15 @@ def _time_refusal(leaf: ast.Attribute) -> tuple[str, str]:
     value = _shown(leaf.value)
     comparison = leaf.comparison
     why = REFUSED[comparison]
-    message = f"`not` over `{comparison}` cannot be compiled exactly: {why}"
+    written = {
+        C.AFTER: f"{name} after {value}",
+        C.BEFORE: f"{name} before {value}",
+        C.LESS_THAN_X_DAYS_AGO: f"{name} < {value} days",
+        C.GREATER_THAN_X_DAYS_AGO: f"{name} > {value} days",
+        C.LESS_THAN_X_DAYS_IN_THE_FUTURE: f"{name} < {value} days from now",
+        C.GREATER_THAN_X_DAYS_IN_THE_FUTURE: f"{name} > {value} days from now",
+    }[comparison]
+    message = f"`not ({written})` cannot be compiled exactly: {why}"
     if comparison in (C.AFTER, C.BEFORE):
         other = "before" if comparison is C.AFTER else "after"
         hint = (

@@ -38,11 +38,39 @@ __all__ = ["KEYWORDS", "grammar_text", "parse_expr"]
 #: Reserved words (lower case) and the terminal each becomes. Matching is case-insensitive.
 KEYWORDS: dict[str, str] = {
     word: word.upper()
-    for word in (
-        "and or not is in between contains contain includes include matches match does "
-        "exists exist within after before ago from now true false null any all "
-        "push email push_subscription_status email_subscription_status last_used_app"
-    ).split()
+    for word in [
+        "and",
+        "or",
+        "not",
+        "is",
+        "in",
+        "between",
+        "contains",
+        "contain",
+        "includes",
+        "include",
+        "matches",
+        "match",
+        "does",
+        "exists",
+        "exist",
+        "within",
+        "after",
+        "before",
+        "ago",
+        "from",
+        "now",
+        "true",
+        "false",
+        "null",
+        "any",
+        "all",
+        "push",
+        "email",
+        "push_subscription_status",
+        "email_subscription_status",
+        "last_used_app",
+    ]
 }
 
 DAY_UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7}
@@ -203,10 +231,7 @@ class _Builder:
 
     def attr(self, items: list[Token]) -> _Name:
         (token,) = items
-        if token.type == "BQNAME":
-            text = _unescape_backticks(token)
-        else:
-            text = str(token)
+        text = _unescape_backticks(token) if token.type == "BQNAME" else str(token)
         return _Name(text, _span(token))
 
     def compare_op(self, items: list[Token]) -> _Op:
@@ -238,9 +263,6 @@ class _Builder:
     def is_target(self, items: list[Token]) -> Token:
         return items[0]
 
-    def regex_value(self, items: list[Token]) -> Token:
-        return items[0]
-
     def duration(self, items: list[Token]) -> _Duration:
         count, unit, *direction = items
         future = bool(direction) and direction[0].type == "FROM"
@@ -258,7 +280,7 @@ class _Builder:
         if unit_word in CALENDAR_UNITS:
             _fail(
                 UnsupportedError,
-                f"`{unit}` is not a fixed number of days, and Braze measures relative times in days",
+                f"`{unit}` is not a fixed number of days; Braze measures relative times in days",
                 _span(unit),
                 "a calendar unit",
                 f"write the number of days you mean, e.g. `{CALENDAR_UNITS[unit_word]} days`",
@@ -296,7 +318,7 @@ class _Builder:
             )
         return _Duration(number * factor, future, span, count_span)
 
-    def list(self, items: list[Any]) -> _List:
+    def value_list(self, items: list[Any]) -> _List:
         if len(items) == 1:
             param = items[0]
             return _List(ast.Param(param[1:], 1, _span(param)), _span(param), _span(param))
@@ -323,8 +345,8 @@ class _Builder:
         kind = target.type
         word = target.value.lower()
         if kind in ("TRUE", "FALSE", "PARAM"):
-            value: ast.Value = ast.Param(target[1:], 1, _span(target)) if kind == "PARAM" else (
-                kind == "TRUE"
+            value: ast.Value = (
+                ast.Param(target[1:], 1, _span(target)) if kind == "PARAM" else (kind == "TRUE")
             )
             comparison = C.NOT_EQUAL if negated else C.EQUALS
             return ast.Attribute(
@@ -356,6 +378,16 @@ class _Builder:
     def match(self, items: list[Any]) -> ast.Attribute:
         name, op, token = items
         comparison = C.DOES_NOT_MATCH_REGEX if op.negated else C.MATCHES_REGEX
+        if isinstance(token, _Duration) or token.type not in ("PARAM", "REGEX", "STRING"):
+            _fail(
+                AudienceTypeError,
+                f"`{op.text}` matches a regex, written `/.../` or as a string",
+                _value_span(token),
+                f"found {_describe(token)}",
+                f"write `{_render_name(name.text)} {op.text} /{token}/`"
+                if isinstance(token, Token)
+                else "",
+            )
         if token.type == "PARAM":
             value: ast.Value = ast.Param(token[1:], 1, _span(token))
         elif token.type == "REGEX":
@@ -385,7 +417,7 @@ class _Builder:
         if isinstance(values.values, ast.Param):
             return cls(name=name.text, values=values.values, span=span, name_span=name.span)
         _non_empty(name, op, values)
-        texts = tuple(_array_item(name, op, v) for v in values.values)
+        texts: Any = tuple(_array_item(name, op, v) for v in values.values)
         spans = tuple(_value_span(v) for v in values.values)
         return cls(name=name.text, values=texts, span=span, name_span=name.span, value_spans=spans)
 
@@ -621,7 +653,6 @@ def _days_text(duration: _Duration) -> str:
     return f"{shown} {unit}" + (" from now" if duration.future else "")
 
 
-
 def _plural(days: int) -> str:
     return f"{days} day" if days == 1 else f"{days} days"
 
@@ -739,7 +770,7 @@ def _non_empty(name: _Name, op: _Op, values: _List) -> None:
         )
 
 
-def _array_item(name: _Name, op: _Op, value: Token | _Duration) -> str | ast.Param:  # type: ignore[return]
+def _array_item(name: _Name, op: _Op, value: Token | _Duration) -> str | ast.Param:
     if isinstance(value, Token) and value.type == "STRING":
         return _decode_string(value)
     if isinstance(value, Token) and value.type == "PARAM":
@@ -769,7 +800,7 @@ def _scalar(name: _Name, op: _Op, value: Token | _Duration) -> Any:
         "`in` takes strings, numbers or booleans",
         _value_span(value),
         f"found {_describe(value)}",
-        f"write e.g. `{_render_name(name.text)} {op.text} (\"US\", \"CA\")`",
+        f'write e.g. `{_render_name(name.text)} {op.text} ("US", "CA")`',
     )
 
 
@@ -910,7 +941,7 @@ def parse_expr(source: Source) -> ast.Expr:
             source,
         )
     try:
-        result: ast.Expr = _get_parser().parse(text)
+        result: ast.Expr = _get_parser().parse(text)  # type: ignore[assignment]
     except _Problem as problem:
         raise problem.kind(problem.diagnostic, source) from None
     except UnexpectedToken as exc:
@@ -929,7 +960,9 @@ def parse_expr(source: Source) -> ast.Expr:
         raise
     except RecursionError:  # pragma: no cover - nothing here recurses, but never leak it
         span = source.span(0, len(text))
-        raise AudienceSyntaxError(Diagnostic("the rule is nested too deeply", span), source) from None
+        raise AudienceSyntaxError(
+            Diagnostic("the rule is nested too deeply", span), source
+        ) from None
     return result
 
 
@@ -1073,7 +1106,7 @@ def _unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
         start = _condition_start(previous)
         before = source.text[start:offset]
         hint = f"strings are quoted: {before}{_quote(str(token))}"
-    elif last is not None and last.type in ("PUSH", "EMAIL", "LAST_USED_APP",
+    elif not at_end and last is not None and last.type in ("PUSH", "EMAIL", "LAST_USED_APP",
                                              "PUSH_SUBSCRIPTION_STATUS",
                                              "EMAIL_SUBSCRIPTION_STATUS"):  # fmt: skip
         word = str(last)
@@ -1081,6 +1114,9 @@ def _unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
             usage = "last_used_app after 2024-01-31"
         else:
             usage = f"{word} is opted_in"
+        message = f"`{word}` is a built-in filter, not an attribute name"
+        span = _span(last)
+        found = "a keyword"
         hint = (
             f"`{word}` is a built-in filter ({usage}); "
             f"a custom attribute of that name is written in backticks: {_render_name(word.lower())}"
@@ -1090,6 +1126,18 @@ def _unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
             f"`{token}` is a keyword; to use it as an attribute name write it in backticks: "
             f"{_render_name(str(token).lower())}"
         )
+    elif (
+        last is not None
+        and last.type == "NAME"
+        and len(previous) >= 2
+        and previous[-2].type in ("NUMBER", "PARAM")
+        and str(last).lower() not in DAY_UNITS
+    ):
+        # `age = 1 plan = 2`: the name after a number was read as the start of a duration.
+        message = f"expected `and` or `or` after `{previous[-2]}`"
+        span = _span(last)
+        found = f"found the name `{last}`"
+        hint = "join conditions with `and` or `or`; a duration is written `2 days`"
     elif token.type == "NAME" and last is not None and last.type == "NAME":
         hint = "two names in a row: join conditions with `and` or `or`, or quote a string value"
     elif at_end and last is not None and last.type in ("AND", "OR", "NOT", "AMPAMP", "PIPEPIPE"):
@@ -1110,7 +1158,7 @@ def _condition_start(previous: list[Token]) -> int:
 
 
 def _unexpected_character(exc: UnexpectedCharacters, source: Source) -> Diagnostic:
-    offset = exc.pos_in_stream
+    offset = exc.pos_in_stream or 0
     char = source.text[offset] if offset < len(source.text) else ""
     span = source.span(offset, offset + 1)
     line_rest = source.text[offset:].split("\n", 1)[0]
@@ -1144,8 +1192,7 @@ def _unexpected_character(exc: UnexpectedCharacters, source: Source) -> Diagnost
             "a number must stand apart from the word after it",
             source.span(offset, offset + len(line_rest.split()[0]) if line_rest.split() else 1),
             "cannot read this",
-            "put a space between a number and its unit: `2 days`; "
-            "dates are written `2024-01-31`",
+            "put a space between a number and its unit: `2 days`; dates are written `2024-01-31`",
         )
     if char == "$":
         return Diagnostic(

@@ -28,9 +28,7 @@ class Span:
         """The smallest span holding both ``self`` and ``other``."""
         first = self if self.start <= other.start else other
         last = self if self.end >= other.end else other
-        return Span(
-            first.start, last.end, first.line, first.column, last.end_line, last.end_column
-        )
+        return Span(first.start, last.end, first.line, first.column, last.end_line, last.end_column)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,86 @@
+"""The command line: JSON on stdout, diagrams on stderr, exit 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from audience_dsl.cli import main
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_compile_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["compile", "push is opted_in"], capsys)
+    assert status == 0
+    assert json.loads(out) == {
+        "push_subscription_status": {"comparison": "is", "value": "opted_in"}
+    }
+    assert err == ""
+
+
+def test_a_mistake_is_exit_1_with_the_diagram(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["compile", "eye_color = blue"], capsys)
+    assert status == 1
+    assert out == ""
+    assert "^^^^ found the name `blue`" in err
+    assert 'hint: strings are quoted: eye_color = "blue"' in err
+
+
+def test_usage_errors_are_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert run(["frobnicate"], capsys)[0] == 2
+    status, _, err = run(["compile", "--file", str(tmp_path / "missing.aud")], capsys)
+    assert status == 2
+    assert "cannot read" in err
+    assert run(["compile", "a", "--params", "[1]"], capsys)[0] == 2
+
+
+def test_file_name_is_shown_and_params_bind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rule = tmp_path / "vip.aud"
+    rule.write_text("# VIPs\nspend > $min and\n  tier = \n", encoding="utf-8")
+    status, _, err = run(["check", "--file", str(rule), "--params", '{"min": 100}'], capsys)
+    assert status == 1
+    assert f"--> {rule}:3:9" in err
+    rule.write_text("spend > $min", encoding="utf-8")
+    status, out, _ = run(["compile", "-f", str(rule), "--params", '{"min": 100}'], capsys)
+    assert status == 0
+    assert json.loads(out)["custom_attribute"]["value"] == 100
+
+
+def test_warnings_are_printed_without_failing(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["compile", 'address.city = "Paris"'], capsys)
+    assert status == 0
+    assert "warning:" in err and "nested" in err
+    assert json.loads(out)
+
+
+def test_rule_from_standard_input(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a exists"))
+    status, out, _ = run(["compile", "--indent", "0"], capsys)
+    assert status == 0
+    assert (
+        out.strip()
+        == '{"custom_attribute": {"custom_attribute_name": "a", "comparison": "exists"}}'
+    )
+
+
+def test_python_dash_m() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "audience_dsl", "compile", "x > 1"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["custom_attribute"]["comparison"] == "greater_than"

@@ -1,0 +1,23 @@
+"""The examples in README.md and docs/language.md are run as doctests."""
+
+from __future__ import annotations
+
+import doctest
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", ROOT / "docs" / "language.md", ROOT / "docs" / "decisions.md"]
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
+def test_examples(path: Path) -> None:
+    result = doctest.testfile(
+        str(path),
+        module_relative=False,
+        optionflags=doctest.ELLIPSIS,
+        raise_on_error=False,
+        verbose=False,
+    )
+    assert result.failed == 0, f"{result.failed} example(s) failed in {path.name}"
