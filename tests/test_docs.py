@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", ROOT / "docs" / "language.md", ROOT / "docs" / "decisions.md"]
+DOCS = [
+    ROOT / "README.md",
+    *(
+        ROOT / "docs" / name
+        for name in ("language.md", "decisions.md", "schemas.md", "embedding.md")
+    ),
+]
 
 
 @pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])

@@ -16,13 +16,15 @@ from typing import Any
 
 from . import ast
 from .ast import Rule
-from .check import bind, check_types, warn_suspicious
+from .braze import validate
+from .check import bind, type_conflicts, warn_suspicious
 from .compiler import to_json
 from .errors import (
     AudienceError,
     AudienceSyntaxError,
     AudienceTypeError,
     AudienceWarning,
+    Diagnostic,
     ParameterError,
     RuleError,
     SchemaError,
@@ -32,7 +34,10 @@ from .errors import (
 )
 from .lower import lower
 from .parser import parse_expr
-from .source import Source
+from .schema import Schema, check_regexes, check_schema
+from .source import Source, Span
+
+_NOWHERE = Span(0, 0, 1, 1, 1, 1)
 
 __all__ = [
     "AudienceError",
@@ -42,6 +47,7 @@ __all__ = [
     "ParameterError",
     "Rule",
     "RuleError",
+    "Schema",
     "SchemaError",
     "SendError",
     "UnsupportedError",
@@ -49,6 +55,7 @@ __all__ = [
     "compile",
     "parse",
     "to_audience",
+    "validate",
 ]
 
 __version__ = "0.1.0"
@@ -63,49 +70,71 @@ def parse(
     nodes, to be bound later; with ``params``, every parameter must be given a value and
     every value used.
     """
-    if not isinstance(text, str):
-        raise AudienceSyntaxError(
-            _diagnostic(f"a rule is text, not {type(text).__name__}"), Source("")
-        )
-    source = Source(text, source_name)
+    source = _source(text, source_name)
     expr = parse_expr(source)
     if params is not None:
         expr = bind(expr, params, source)
     return Rule(expr=expr, span=expr.span, source=source)
 
 
-def to_audience(rule: Rule | ast.Node, *, schema: Any = None) -> dict[str, Any]:
+def to_audience(
+    rule: Rule | ast.Node,
+    *,
+    schema: Schema | Mapping[str, Any] | str | None = None,
+    strict: bool = False,
+) -> dict[str, Any]:
     """An AST (a :class:`Rule` or any node) to the Connected Audience object."""
-    return _to_audience(rule, schema, stacklevel=4)
-
-
-def _to_audience(rule: Rule | ast.Node, schema: Any, stacklevel: int) -> dict[str, Any]:
-    source = rule.source if isinstance(rule, Rule) else None
-    expr = rule.expr if isinstance(rule, Rule) else rule
-    check_types(expr, source)
-    warn_suspicious(expr, source, stacklevel=stacklevel)
-    return to_json(lower(expr, source), source)
+    return _to_audience(rule, schema, strict, stacklevel=4)
 
 
 def compile(
     text: str,
     *,
-    schema: Any = None,
+    schema: Schema | Mapping[str, Any] | str | None = None,
     params: Mapping[str, Any] | None = None,
     strict: bool = False,
     source_name: str = "<rule>",
 ) -> dict[str, Any]:
     """Rule text to the Connected Audience object Braze takes as ``audience``.
 
+    ``schema`` (a :class:`Schema`, a mapping of attribute name to type, or the path of a
+    JSON or TOML file) checks every condition against the attributes' types; ``strict``
+    makes attributes missing from the schema errors. ``params`` binds ``$parameters``.
+
     >>> compile("last_purchase < 2 days")["custom_attribute"]["comparison"]
     'less_than_x_days_ago'
     """
-    rule = parse(text, params=params if params is not None else {}, source_name=source_name)
-    return _to_audience(rule, schema, stacklevel=5)
+    source = _source(text, source_name)
+    types = Schema.coerce(schema) if schema is not None else None
+    expr = bind(parse_expr(source), params or {}, source, types)
+    rule = Rule(expr=expr, span=expr.span, source=source)
+    return _to_audience(rule, types, strict, stacklevel=5)
 
 
-def _diagnostic(message: str) -> Any:
-    from .errors import Diagnostic
-    from .source import Span
+def _source(text: object, name: str) -> Source:
+    if not isinstance(text, str):
+        raise AudienceSyntaxError(
+            Diagnostic(f"a rule is text, not {type(text).__name__}", _NOWHERE), Source("")
+        )
+    return Source(text, name)
 
-    return Diagnostic(message, Span(0, 0, 1, 1, 1, 1))
+
+def _to_audience(
+    rule: Rule | ast.Node, schema: Any, strict: bool, stacklevel: int
+) -> dict[str, Any]:
+    source = rule.source if isinstance(rule, Rule) else None
+    expr = rule.expr if isinstance(rule, Rule) else rule
+    types = Schema.coerce(schema) if schema is not None else None
+    if strict and types is None:
+        raise SchemaError("strict checking needs a schema")
+    problems = type_conflicts(expr, known=types or ())
+    problems.extend(check_regexes(expr, source, stacklevel=stacklevel))
+    if types is not None:
+        try:
+            check_schema(expr, types, strict=strict, source=source)
+        except AudienceTypeError as error:
+            problems.extend(error.diagnostics)
+    problems.extend(warn_suspicious(expr, source, stacklevel=stacklevel, strict=strict))
+    if problems:
+        raise AudienceTypeError(problems, source or Source(""))
+    return to_json(lower(expr, source), source)

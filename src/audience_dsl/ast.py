@@ -219,6 +219,8 @@ class Attribute(Node):
     value: Value = None
     name_span: Span | None = field(default=None, compare=False)
     value_span: Span | None = field(default=None, compare=False)
+    #: Written as a bare name (``vip``), which a ``let`` definition may stand for.
+    bare: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False, repr=False)

@@ -13,27 +13,21 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 from . import ast
 from .ast import Comparison as C
 from .ast import DataType as T
+from .braze import DEFAULT_FIELDS
 from .errors import AudienceTypeError, AudienceWarning, Diagnostic, Label, ParameterError
 from .source import Source, Span
 
-__all__ = ["DEFAULT_FIELDS", "bind", "check_types", "implied_type", "params_of", "warn_suspicious"]
+__all__ = ["bind", "check_types", "implied_type", "params_of", "type_conflicts", "warn_suspicious"]
 
 _NOWHERE = Span(0, 0, 1, 1, 1, 1)
 
-#: Braze's default (standard) profile fields, which Connected Audience cannot filter.
-DEFAULT_FIELDS = frozenset(
-    {
-        "country", "city", "home_city", "language", "first_name", "last_name", "email",
-        "phone", "gender", "dob", "date_of_birth", "time_zone", "external_id", "braze_id",
-        "user_alias", "email_subscribe", "push_subscribe", "created_at",
-    }
-)  # fmt: skip
+
 
 _RELATIVE = {
     C.LESS_THAN_X_DAYS_AGO,
@@ -91,13 +85,26 @@ def _uses(node: ast.Node) -> list[tuple[str, T | None, Span | None, Span | None]
     return []
 
 
-def check_types(expr: ast.Node, source: Source | None = None) -> dict[str, T]:
-    """Infer each attribute's type; raise :class:`AudienceTypeError` listing every conflict."""
+def check_types(
+    expr: ast.Node, source: Source | None = None, known: Container[str] = ()
+) -> dict[str, T]:
+    """Infer each attribute's type; raise :class:`AudienceTypeError` listing every conflict.
+
+    Attributes in ``known`` (those a schema types) are left to the schema check.
+    """
+    problems = type_conflicts(expr, known)
+    if problems:
+        raise AudienceTypeError(problems, source or Source(""))
+    return {}
+
+
+def type_conflicts(expr: ast.Node, known: Container[str] = ()) -> list[Diagnostic]:
+    """A diagnostic for each use of an attribute with another type than its first use."""
     seen: dict[str, tuple[T, Span | None]] = {}
     problems: list[Diagnostic] = []
     for node in ast.walk(expr):
         for name, kind, name_span, value_span in _uses(node):
-            if kind is None:
+            if kind is None or name in known:
                 continue
             first = seen.get(name)
             if first is None:
@@ -118,41 +125,71 @@ def check_types(expr: ast.Node, source: Source | None = None) -> dict[str, T]:
                     labels,
                 )
             )
-    if problems:
-        raise AudienceTypeError(problems, source or Source(""))
-    return {name: kind for name, (kind, _) in seen.items()}
+    return problems
 
 
-def warn_suspicious(expr: ast.Node, source: Source | None = None, stacklevel: int = 3) -> None:
-    """Warn about names Connected Audience cannot filter and values Braze would template."""
+def warn_suspicious(
+    expr: ast.Node, source: Source | None = None, stacklevel: int = 3, strict: bool = False
+) -> list[Diagnostic]:
+    """Warn about what compiles but is probably not meant.
+
+    Names Connected Audience cannot filter (nested attributes, default profile fields)
+    are warnings, or, in strict mode, returned as diagnostics for the caller to raise.
+    Liquid syntax in a value and a relative time of 0 days are always warnings.
+    """
+    errors: list[Diagnostic] = []
+
+    def report(message: str, span: Span | None, label: str, as_error: bool) -> None:
+        if as_error:
+            errors.append(Diagnostic(message, span or _NOWHERE, label))
+            return
+        where = f"{span.line}:{span.column}: " if span is not None else ""
+        warnings.warn(f"{where}{message}", AudienceWarning, stacklevel=stacklevel + 1)
+
+    seen: set[str] = set()
     for node in ast.walk(expr):
         name = getattr(node, "name", None)
         span = getattr(node, "name_span", None) or node.span
-        where = f"{span.line}:{span.column}: " if span is not None else ""
-        if isinstance(name, str):
+        if isinstance(name, str) and name not in seen:
+            seen.add(name)
             if "." in name or "[" in name:
-                warnings.warn(
-                    f"{where}`{name}` looks like a nested attribute; Connected Audience "
-                    "cannot filter nested custom attributes",
-                    AudienceWarning,
-                    stacklevel=stacklevel,
+                report(
+                    f"`{name}` looks like a nested attribute; Connected Audience cannot "
+                    "filter nested custom attributes",
+                    span,
+                    "nested attribute",
+                    strict,
                 )
             elif name.lower() in DEFAULT_FIELDS:
-                warnings.warn(
-                    f"{where}`{name}` is the name of a default profile field; Connected "
-                    "Audience filters only custom attributes, so this is a custom attribute "
-                    "of that name",
-                    AudienceWarning,
-                    stacklevel=stacklevel,
+                report(
+                    f"`{name}` is the name of a default profile field; Connected Audience "
+                    "filters only custom attributes, so this is a custom attribute of that name",
+                    span,
+                    "default profile field",
+                    strict,
                 )
         for value in _strings(node):
             if "{{" in value or "{%" in value:
-                warnings.warn(
-                    f"{where}the value {value!r} contains Liquid syntax, which Braze may "
-                    "evaluate as a template",
-                    AudienceWarning,
-                    stacklevel=stacklevel,
+                report(
+                    f"the value {value!r} contains Liquid syntax, which Braze may evaluate "
+                    "as a template",
+                    getattr(node, "value_span", None) or node.span,
+                    "Liquid",
+                    False,
                 )
+        if (
+            isinstance(node, ast.Attribute)
+            and node.comparison in _RELATIVE
+            and node.value == 0
+            and not isinstance(node.value, bool)
+        ):
+            report(
+                "a relative time of 0 days selects nobody or only the current instant",
+                node.value_span or node.span,
+                "0 days",
+                False,
+            )
+    return errors
 
 
 def _strings(node: ast.Node) -> list[str]:
@@ -197,8 +234,11 @@ def _param_slots(node: ast.Node) -> tuple[object, ...]:
 
 
 class _Binder:
-    def __init__(self, params: Mapping[str, Any], source: Source) -> None:
+    def __init__(
+        self, params: Mapping[str, Any], source: Source, types: Mapping[str, T] | None = None
+    ) -> None:
         self.params = params
+        self.types = types or {}
         self.source = source
         self.problems: list[Diagnostic] = []
 
@@ -223,6 +263,25 @@ class _Binder:
         self.problem(
             param,
             f"`${param.name}` must be a string, a number or a boolean, not {_kind(value)}",
+        )
+        return None
+
+    def typed(self, param: ast.Param, value: Any, kind: T | None, name: str) -> Any:
+        """A value for `=`/`!=`/`in`: of the schema's type for the attribute, if it has one."""
+        if kind is None:
+            return self.scalar(param, value)
+        fits = {
+            T.STRING: isinstance(value, str),
+            T.NUMERIC: isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and _finite(value),
+            T.BOOLEAN: isinstance(value, bool),
+        }.get(kind, False)
+        if fits:
+            return value
+        self.problem(
+            param,
+            f"`${param.name}` must be a {kind} value, since `{name}` is {kind}, not {_kind(value)}",
         )
         return None
 
@@ -271,7 +330,8 @@ class _Binder:
         self.problem(param, f"`${param.name}` must be a date-time, not {_kind(value)}")
         return None
 
-    def sequence(self, param: ast.Param, value: Any, strings_only: bool) -> Any:
+    def sequence(self, param: ast.Param, value: Any, strings_only: bool, name: str = "") -> Any:
+        kind = self.types.get(name)
         if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
             self.problem(param, f"`${param.name}` must be a list of values, not {_kind(value)}")
             return None
@@ -283,9 +343,11 @@ class _Binder:
                 "give at least one value",
             )
             return None
-        check = self.string if strings_only else self.scalar
         before = len(self.problems)
-        result = tuple(check(param, item) for item in items)
+        result = tuple(
+            self.string(param, item) if strings_only else self.typed(param, item, kind, name)
+            for item in items
+        )
         if len(self.problems) > before:
             return None
         return result
@@ -342,7 +404,7 @@ class _Binder:
             found, value = self.get(values)
             if not found:
                 return node
-            values = self.sequence(values, value, strings_only)
+            values = self.sequence(values, value, strings_only, node.name)
             spans: tuple[Span, ...] = ()
         else:
             spans = node.value_spans
@@ -350,7 +412,13 @@ class _Binder:
             for item in values:
                 if isinstance(item, ast.Param):
                     found, value = self.get(item)
-                    item = (self.string if strings_only else self.scalar)(item, value)
+                    if not found:
+                        bound.append(item)
+                        continue
+                    if strings_only:
+                        item = self.string(item, value)
+                    else:
+                        item = self.typed(item, value, self.types.get(node.name), node.name)
                 bound.append(item)
             values = tuple(bound)
         if values is None:
@@ -392,7 +460,7 @@ class _Binder:
                             C.DOES_NOT_INCLUDE_VALUE):  # fmt: skip
             bound = self.string(param, value)
         else:
-            bound = self.scalar(param, value)
+            bound = self.typed(param, value, self.types.get(node.name), node.name)
         if bound is None:
             return node
         return ast.Attribute(
@@ -401,7 +469,12 @@ class _Binder:
         )  # fmt: skip
 
 
-def bind(expr: ast.Node, params: Mapping[str, Any] | None, source: Source | None = None) -> Any:
+def bind(
+    expr: ast.Node,
+    params: Mapping[str, Any] | None,
+    source: Source | None = None,
+    types: Mapping[str, T] | None = None,
+) -> Any:
     """``expr`` with its parameters replaced by values from ``params``.
 
     Raises :class:`ParameterError` naming every missing, unused or ill-typed parameter.
@@ -414,7 +487,7 @@ def bind(expr: ast.Node, params: Mapping[str, Any] | None, source: Source | None
     unused = sorted(set(params) - names)
     if not used and not unused:
         return expr
-    binder = _Binder(params, source)
+    binder = _Binder(params, source, types)
     result = ast.map_leaves(expr, binder.leaf) if used else expr
     problems.extend(binder.problems)
     end = source.span(len(source.text), len(source.text))

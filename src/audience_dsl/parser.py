@@ -70,6 +70,7 @@ KEYWORDS: dict[str, str] = {
         "push_subscription_status",
         "email_subscription_status",
         "last_used_app",
+        "let",
     ]
 }
 
@@ -166,6 +167,7 @@ def _cover(first: Span | None, last: Span | None) -> Span | None:
 class _Name:
     text: str
     span: Span
+    quoted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,8 +211,27 @@ def _flatten(cls: type[ast.And] | type[ast.Or], items: list[Any]) -> ast.Node:
     return cls(children=tuple(parts), span=_cover(_expr_span(parts[0]), _expr_span(parts[-1])))
 
 
+@dataclass(frozen=True, slots=True)
+class _Definition:
+    name: _Name
+    expr: ast.Expr
+
+
+@dataclass(frozen=True, slots=True)
+class _Program:
+    definitions: tuple[_Definition, ...]
+    expr: ast.Expr
+
+
 class _Builder:
     """Callbacks for each grammar rule, called by Lark at every reduction."""
+
+    def start(self, items: list[Any]) -> _Program:
+        return _Program(tuple(items[:-1]), items[-1])
+
+    def definition(self, items: list[Any]) -> _Definition:
+        _let, name, _eq, expr, _semi = items
+        return _Definition(name, expr)
 
     # -- boolean structure --
 
@@ -232,7 +253,7 @@ class _Builder:
     def attr(self, items: list[Token]) -> _Name:
         (token,) = items
         text = _unescape_backticks(token) if token.type == "BQNAME" else str(token)
-        return _Name(text, _span(token))
+        return _Name(text, _span(token), token.type == "BQNAME")
 
     def compare_op(self, items: list[Token]) -> _Op:
         (token,) = items
@@ -330,7 +351,12 @@ class _Builder:
     def bare(self, items: list[Any]) -> ast.Attribute:
         (name,) = items
         return ast.Attribute(
-            name=name.text, comparison=C.EQUALS, value=True, span=name.span, name_span=name.span
+            name=name.text,
+            comparison=C.EQUALS,
+            value=True,
+            span=name.span,
+            name_span=name.span,
+            bare=not name.quoted,
         )
 
     def compare(self, items: list[Any]) -> ast.Attribute:
@@ -941,7 +967,8 @@ def parse_expr(source: Source) -> ast.Expr:
             source,
         )
     try:
-        result: ast.Expr = _get_parser().parse(text)  # type: ignore[assignment]
+        program: _Program = _get_parser().parse(text)  # type: ignore[assignment]
+        result = _expand_definitions(program)
     except _Problem as problem:
         raise problem.kind(problem.diagnostic, source) from None
     except UnexpectedToken as exc:
@@ -963,6 +990,75 @@ def parse_expr(source: Source) -> ast.Expr:
         raise AudienceSyntaxError(
             Diagnostic("the rule is nested too deeply", span), source
         ) from None
+    return result
+
+
+def _expand_definitions(program: _Program) -> ast.Expr:
+    """The rule with every bare name that a ``let`` defines replaced by its definition."""
+    if not program.definitions:
+        return program.expr
+    defined: dict[str, _Definition] = {}
+    for definition in program.definitions:
+        new = definition.name
+        earlier = defined.get(new.text)
+        if earlier is not None:
+            _fail(
+                AudienceSyntaxError,
+                f"`{new.text}` is defined twice",
+                new.span,
+                "defined again here",
+                "give each sub-rule its own name",
+                (Label(earlier.name.span, "first defined here"),),
+            )
+        defined[new.text] = definition
+
+    def uses(expr: ast.Node) -> list[ast.Attribute]:
+        return [
+            node
+            for node in ast.walk(expr)
+            if isinstance(node, ast.Attribute) and node.bare and node.name in defined
+        ]
+
+    # Order the definitions so each comes after those it uses; a cycle is an error.
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1: being visited, 2: done
+    for root in defined:
+        if state.get(root) == 2:
+            continue
+        stack: list[tuple[str, list[ast.Attribute]]] = [(root, uses(defined[root].expr))]
+        state[root] = 1
+        while stack:
+            name, pending = stack[-1]
+            if not pending:
+                stack.pop()
+                state[name] = 2
+                order.append(name)
+                continue
+            use = pending.pop()
+            if state.get(use.name) == 1:
+                path = [n for n, _ in stack]
+                cycle = " -> ".join([*path[path.index(use.name) :], use.name])
+                _fail(
+                    AudienceSyntaxError,
+                    f"the sub-rules refer to each other in a cycle: {cycle}",
+                    use.name_span or use.span or defined[use.name].name.span,
+                    "refers back here",
+                    "a sub-rule can use other sub-rules, but not itself",
+                )
+            if state.get(use.name) != 2:
+                state[use.name] = 1
+                stack.append((use.name, uses(defined[use.name].expr)))
+
+    expanded: dict[str, ast.Node] = {}
+
+    def substitute(node: ast.Node) -> ast.Node:
+        if isinstance(node, ast.Attribute) and node.bare and node.name in expanded:
+            return expanded[node.name]
+        return node
+
+    for each in order:
+        expanded[each] = ast.map_leaves(defined[each].expr, substitute)
+    result: ast.Expr = ast.map_leaves(program.expr, substitute)  # type: ignore[assignment]
     return result
 
 
@@ -988,6 +1084,8 @@ _WORDS = {
     "LPAR": "`(`",
     "RPAR": "`)`",
     "COMMA": "`,`",
+    "SEMI": "`;`",
+    "LET": "`let`",
     "$END": "the end of the rule",
     "AND": "`and`",
     "OR": "`or`",
