@@ -28,7 +28,6 @@ __all__ = ["bind", "check_types", "implied_type", "params_of", "type_conflicts",
 _NOWHERE = Span(0, 0, 1, 1, 1, 1)
 
 
-
 _RELATIVE = {
     C.LESS_THAN_X_DAYS_AGO,
     C.GREATER_THAN_X_DAYS_AGO,
@@ -479,6 +478,8 @@ def bind(
 
     Raises :class:`ParameterError` naming every missing, unused or ill-typed parameter.
     """
+    if not params and source is not None and source.text and "$" not in source.text:
+        return expr  # no parameter can stand in a text without `$`
     source = source or Source("")
     params = dict(params or {})
     used = params_of(expr)

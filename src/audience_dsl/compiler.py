@@ -45,7 +45,7 @@ def filter_json(leaf: ast.Filter) -> dict[str, Any]:
 
 def to_json(node: ast.CoreNode, source: Source | None = None) -> dict[str, Any]:
     """The Connected Audience object of a core tree."""
-    _check_bound(node, source)
+    unbound: list[ast.Param] = []
     results: list[tuple[dict[str, Any], int]] = []
     stack: list[tuple[ast.CoreNode, bool]] = [(node, False)]
     while stack:
@@ -82,14 +82,18 @@ def to_json(node: ast.CoreNode, source: Source | None = None) -> dict[str, Any]:
             key = "AND" if isinstance(current, ast.AllOf) else "OR"
             results.append(({key: [p for p, _ in parts]}, depth))
         else:
+            value = getattr(current, "state", None) or getattr(current, "value", None)
+            if isinstance(value, ast.Param):
+                unbound.append(value)
+            elif isinstance(value, tuple):
+                unbound.extend(v for v in value if isinstance(v, ast.Param))
             results.append((filter_json(current), 0))
+    if unbound:
+        _unbound(unbound, source)
     return results[0][0]
 
 
-def _check_bound(node: ast.Node, source: Source | None) -> None:
-    from .check import params_of
-
-    missing = params_of(node)
+def _unbound(missing: list[ast.Param], source: Source | None) -> None:
     if missing:
         raise ParameterError(
             [

@@ -10,7 +10,9 @@ words, the right position, and a hint for the mistakes people actually make.
 from __future__ import annotations
 
 import difflib
+import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +21,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from lark import Lark, Token
+from lark.common import LexerConf
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.lexer import Lexer, LexerState
 
 from . import ast
 from .ast import Comparison as C
@@ -98,11 +102,67 @@ _lock = threading.Lock()
 _parser: Lark | None = None
 
 
-def _retype_keyword(token: Token) -> Token:
-    keyword = KEYWORDS.get(token.value.lower())
-    if keyword is not None:
-        token.type = keyword
-    return token
+class _Lexer(Lexer):
+    """The grammar's terminals, matched as Lark's basic lexer would, but faster.
+
+    One alternation of the grammar's own terminal patterns, in Lark's order (priority,
+    then width), scanned with ``re.match`` and ``lastgroup``; names that are keywords
+    are re-typed here (KEYWORDS), and lines are counted only where they can change
+    (white space and comments, as no other token holds a line break).
+    """
+
+    __future_interface__ = 2  # lex(lexer_state, parser_state)
+
+    def __init__(self, conf: LexerConf) -> None:
+        terminals = sorted(
+            conf.terminals,
+            key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name),
+        )
+        alternatives = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in terminals)
+        self.pattern = re.compile(alternatives)
+        self.ignore = frozenset(conf.ignore)
+
+    def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Token]:
+        text = lexer_state.text.text
+        return tokens(text, self.pattern, self.ignore)
+
+
+def tokens(text: str, pattern: re.Pattern[str], ignore: frozenset[str]) -> Iterator[Token]:
+    """The tokens of ``text``; raises Lark's UnexpectedCharacters where nothing matches."""
+    match = pattern.match
+    keywords = KEYWORDS
+    position = 0
+    line = 1
+    line_start = 0
+    end = len(text)
+    while position < end:
+        found = match(text, position)
+        if found is None:
+            raise UnexpectedCharacters(text, position, line, position - line_start + 1)
+        kind = found.lastgroup
+        stop = found.end()
+        if kind in ignore:
+            breaks = text.count("\n", position, stop)
+            if breaks:
+                line += breaks
+                line_start = text.rindex("\n", position, stop) + 1
+            position = stop
+            continue
+        value = found.group()
+        if kind == "NAME":
+            kind = keywords.get(value.lower(), "NAME")
+        column = position - line_start + 1
+        yield Token(
+            kind,  # type: ignore[arg-type]
+            value,
+            position,
+            line,
+            column,
+            line,
+            column + stop - position,
+            stop,
+        )
+        position = stop
 
 
 def _get_parser() -> Lark:
@@ -113,9 +173,8 @@ def _get_parser() -> Lark:
                 _parser = Lark(
                     grammar_text(),
                     parser="lalr",
-                    lexer="basic",
+                    lexer=_Lexer,
                     transformer=_Builder(),
-                    lexer_callbacks={"NAME": _retype_keyword},
                     maybe_placeholders=False,
                 )
     return _parser
@@ -657,8 +716,6 @@ def _describe(value: Token | _Duration) -> str:
 
 def _render_name(name: str) -> str:
     """An attribute name as it must be written in rule text."""
-    import re
-
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name) and (
         name.lower() not in KEYWORDS
     ):
@@ -1112,15 +1169,17 @@ _TYPOS = {
 
 
 def _previous_tokens(source: Source, offset: int) -> list[Token]:
-    tokens: list[Token] = []
+    found: list[Token] = []
+    lexer = _get_parser().parser.lexer
+    assert isinstance(lexer, _Lexer)
     try:
-        for token in _get_parser().lex(source.text):
+        for token in tokens(source.text, lexer.pattern, lexer.ignore):
             if (token.start_pos or 0) >= offset:
                 break
-            tokens.append(token)
+            found.append(token)
     except LarkError:
         pass
-    return tokens
+    return found
 
 
 def _expected_words(expected: set[str]) -> str:
