@@ -138,7 +138,7 @@ def tokens(text: str, pattern: re.Pattern[str], ignore: frozenset[str]) -> Itera
     while position < end:
         found = match(text, position)
         if found is None:
-            raise UnexpectedCharacters(text, position, line, position - line_start + 1)
+            raise UnexpectedCharacters(text, position, line, position - line_start + 1)  # type: ignore[no-untyped-call]
         kind = found.lastgroup
         stop = found.end()
         if kind in ignore:
