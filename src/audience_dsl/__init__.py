@@ -32,6 +32,7 @@ from .errors import (
     UnsupportedError,
     ValidationError,
 )
+from .evaluator import Explanation, Preview, Semantics, WrongType, evaluate, explain, preview
 from .lower import lower
 from .parser import parse_expr
 from .schema import Schema, check_regexes, check_schema
@@ -44,16 +45,23 @@ __all__ = [
     "AudienceSyntaxError",
     "AudienceTypeError",
     "AudienceWarning",
+    "Explanation",
     "ParameterError",
+    "Preview",
     "Rule",
     "RuleError",
     "Schema",
     "SchemaError",
+    "Semantics",
     "SendError",
     "UnsupportedError",
     "ValidationError",
+    "WrongType",
     "compile",
+    "evaluate",
+    "explain",
     "parse",
+    "preview",
     "to_audience",
     "validate",
 ]
