@@ -33,7 +33,7 @@ from .errors import (
     ValidationError,
 )
 from .evaluator import Explanation, Preview, Semantics, WrongType, evaluate, explain, preview
-from .lower import lower
+from .lower import DEFAULT, Options, lower
 from .parser import parse_expr
 from .schema import Schema, check_regexes, check_schema
 from .source import Source, Span
@@ -90,9 +90,17 @@ def to_audience(
     *,
     schema: Schema | Mapping[str, Any] | str | None = None,
     strict: bool = False,
+    semantics: Semantics | None = None,
+    list_comparisons: bool = False,
 ) -> dict[str, Any]:
-    """An AST (a :class:`Rule` or any node) to the Connected Audience object."""
-    return _to_audience(rule, schema, strict, stacklevel=4)
+    """An AST (a :class:`Rule` or any node) to the Connected Audience object.
+
+    ``semantics`` is the missing-value policy the complements of ``not`` are pinned
+    for (the documented defaults when None); ``list_comparisons`` lets the output use
+    Braze's newer ``is_any_of``/``is_none_of`` (not every workspace accepts them).
+    """
+    options = _options(semantics, list_comparisons)
+    return _to_audience(rule, schema, strict, stacklevel=4, options=options)
 
 
 def compile(
@@ -101,6 +109,8 @@ def compile(
     schema: Schema | Mapping[str, Any] | str | None = None,
     params: Mapping[str, Any] | None = None,
     strict: bool = False,
+    semantics: Semantics | None = None,
+    list_comparisons: bool = False,
     source_name: str = "<rule>",
 ) -> dict[str, Any]:
     """Rule text to the Connected Audience object Braze takes as ``audience``.
@@ -108,6 +118,7 @@ def compile(
     ``schema`` (a :class:`Schema`, a mapping of attribute name to type, or the path of a
     JSON or TOML file) checks every condition against the attributes' types; ``strict``
     makes attributes missing from the schema errors. ``params`` binds ``$parameters``.
+    ``semantics`` and ``list_comparisons`` are as for :func:`to_audience`.
 
     >>> compile("last_purchase < 2 days")["custom_attribute"]["comparison"]
     'less_than_x_days_ago'
@@ -116,7 +127,18 @@ def compile(
     types = Schema.coerce(schema) if schema is not None else None
     expr = bind(parse_expr(source), params or {}, source, types)
     rule = Rule(expr=expr, span=expr.span, source=source)
-    return _to_audience(rule, types, strict, stacklevel=5)
+    options = _options(semantics, list_comparisons)
+    return _to_audience(rule, types, strict, stacklevel=5, options=options)
+
+
+def _options(semantics: Semantics | None, list_comparisons: bool) -> Options:
+    if semantics is None and not list_comparisons:
+        return DEFAULT
+    if semantics is None:
+        return Options(list_comparisons=list_comparisons)
+    return Options(
+        semantics.missing_matches, list_comparisons, semantics.string_not_equal_case_sensitive
+    )
 
 
 def _source(text: object, name: str) -> Source:
@@ -128,7 +150,7 @@ def _source(text: object, name: str) -> Source:
 
 
 def _to_audience(
-    rule: Rule | ast.Node, schema: Any, strict: bool, stacklevel: int
+    rule: Rule | ast.Node, schema: Any, strict: bool, stacklevel: int, options: Options = DEFAULT
 ) -> dict[str, Any]:
     source = rule.source if isinstance(rule, Rule) else None
     expr = rule.expr if isinstance(rule, Rule) else rule
@@ -145,4 +167,4 @@ def _to_audience(
     problems.extend(warn_suspicious(expr, source, stacklevel=stacklevel, strict=strict))
     if problems:
         raise AudienceTypeError(problems, source or Source(""))
-    return to_json(lower(expr, source), source)
+    return to_json(lower(expr, source, options), source)

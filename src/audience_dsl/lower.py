@@ -20,14 +20,22 @@ docs/negation.md is generated from these tables (see ``negation_table``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import ast
 from .ast import Comparison as C
 from .errors import Diagnostic, Label, UnsupportedError
 from .source import Source, Span
 
-__all__ = ["COMPLEMENT", "MISSING_MATCHES", "REFUSED", "lower", "negate", "negation_table"]
+__all__ = [
+    "COMPLEMENT",
+    "MISSING_MATCHES",
+    "REFUSED",
+    "Options",
+    "lower",
+    "negate",
+    "negation_table",
+]
 
 #: The comparison that holds on exactly the other present values.
 COMPLEMENT: dict[C, C] = {
@@ -110,7 +118,28 @@ class _Refusal(Exception):
 _NOWHERE = Span(0, 0, 1, 1, 1, 1)
 
 
-def negate(leaf: ast.Filter, not_span: Span | None = None) -> ast.CoreNode:
+#: Whether a comparison (with its value) matches a user without the attribute.
+MissingPolicy = Callable[[C, ast.Value], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How to lower: the missing-value policy the complements are pinned for, and whether
+    Braze's newer list comparisons (``is_any_of``/``is_none_of``) may be emitted."""
+
+    missing: MissingPolicy = field(default=lambda c, v: missing_matches(c, v))
+    list_comparisons: bool = False
+    #: False where ``not_equal`` on strings may ignore case: then the negation of a string
+    #: (in)equality is exact only through ``is_none_of``/``is_any_of``.
+    case_sensitive_not_equal: bool = True
+
+
+DEFAULT = Options()
+
+
+def negate(
+    leaf: ast.Filter, not_span: Span | None = None, options: Options = DEFAULT
+) -> ast.CoreNode:
     """The exact complement of one filter, or :class:`UnsupportedError` via ``_Refusal``."""
     if isinstance(leaf, ast.Subscription):
         return ast.Subscription(
@@ -135,6 +164,28 @@ def negate(leaf: ast.Filter, not_span: Span | None = None) -> ast.CoreNode:
     comparison = leaf.comparison
     if comparison in REFUSED:
         raise _Refusal(_refusal(leaf.span, not_span, *_time_refusal(leaf)))
+    is_string = isinstance(leaf.value, str) and comparison in (C.EQUALS, C.NOT_EQUAL)
+    if is_string and options.list_comparisons:
+        # Braze documents is_any_of/is_none_of as case-sensitive, with is_none_of matching
+        # users without the attribute, so they are the safest complements of (in)equality.
+        co_list = C.IS_NONE_OF if comparison is C.EQUALS else C.IS_ANY_OF
+        assert isinstance(leaf.value, str)
+        co = ast.Attribute(
+            name=leaf.name, comparison=co_list, value=(leaf.value,), span=leaf.span,
+            name_span=leaf.name_span, value_span=leaf.value_span,
+        )  # fmt: skip
+        return _pin(leaf, co, options)
+    if is_string and not options.case_sensitive_not_equal:
+        raise _Refusal(
+            _refusal(
+                leaf.span,
+                not_span,
+                "`not` over a string comparison cannot be compiled exactly when `not_equal` "
+                "may ignore case: `equals` and `not_equal` would not be complements",
+                "compile with list_comparisons=True, so the complement is Braze's "
+                "case-sensitive `is_none_of` / `is_any_of`",
+            )
+        )
     if isinstance(leaf.value, bool) and comparison in (C.EQUALS, C.NOT_EQUAL):
         # Booleans have two values: the complement of `= true` on present values is `= false`.
         co_value: ast.Value = (not leaf.value) if comparison is C.EQUALS else leaf.value
@@ -149,7 +200,12 @@ def negate(leaf: ast.Filter, not_span: Span | None = None) -> ast.CoreNode:
         )  # fmt: skip
     if co.comparison in (C.EXISTS, C.DOES_NOT_EXIST):
         return co
-    want_missing = not missing_matches(comparison, leaf.value)
+    return _pin(leaf, co, options)
+
+
+def _pin(leaf: ast.Attribute, co: ast.Attribute, options: Options) -> ast.CoreNode:
+    """``co`` made to match users without the attribute exactly when ``leaf`` does not."""
+    want_missing = not options.missing(leaf.comparison, leaf.value)
     if co.comparison in DOCUMENTED_MISSING and MISSING_MATCHES[co.comparison] == want_missing:
         return co
     if want_missing:
@@ -211,8 +267,24 @@ def _refusal(span: Span | None, not_span: Span | None, message: str, hint: str) 
 # ---- sugar ---------------------------------------------------------------------------------
 
 
-def _expand(node: ast.Node) -> ast.Node:
-    """One sugar node as an And/Or of filters (a single filter for a one-element list)."""
+def _expand(node: ast.Node, options: Options = DEFAULT) -> ast.Node:
+    """One sugar node as an And/Or of filters (a single filter for a one-element list).
+
+    With list comparisons, a list of strings becomes one ``is_any_of``/``is_none_of``
+    filter (``contains any`` one ``is_any_of``), which Braze evaluates the same way.
+    """
+    strings = isinstance(node, ast.In | ast.ContainsAny) and (
+        isinstance(node.values, tuple)
+        and len(node.values) > 1
+        and all(isinstance(v, str) for v in node.values)
+    )
+    if options.list_comparisons and strings:
+        assert isinstance(node, ast.In | ast.ContainsAny)
+        negated = isinstance(node, ast.In) and node.negated
+        return ast.Attribute(
+            name=node.name, comparison=C.IS_NONE_OF if negated else C.IS_ANY_OF,
+            value=node.values, span=node.span, name_span=node.name_span,
+        )  # fmt: skip
     if isinstance(node, ast.In):
         comparison = C.NOT_EQUAL if node.negated else C.EQUALS
         group: type[ast.AllOf] | type[ast.AnyOf] = ast.AllOf if node.negated else ast.AnyOf
@@ -286,7 +358,7 @@ def _make_group(all_of: bool, parts: list[ast.CoreNode], span: Span | None) -> a
     return cls(children=tuple(flat), span=span)
 
 
-def lower(expr: ast.Node, source: Source | None = None) -> ast.CoreNode:
+def lower(expr: ast.Node, source: Source | None = None, options: Options = DEFAULT) -> ast.CoreNode:
     """The core tree of a surface expression; iterative, so any depth is fine.
 
     Raises :class:`UnsupportedError` for a negation with no exact complement.
@@ -314,13 +386,13 @@ def lower(expr: ast.Node, source: Source | None = None) -> ast.CoreNode:
             stack.append(_Build(all_of, len(kids), node.span))
             stack.extend((child, negated, not_span) for child in reversed(kids))
         elif isinstance(node, _SUGAR):
-            stack.append((_expand(node), negated, not_span))
+            stack.append((_expand(node, options), negated, not_span))
         elif isinstance(node, ast.Attribute | ast.Subscription | ast.LastUsedApp):
             if not negated:
                 out.append(node)
                 continue
             try:
-                out.append(negate(node, _head(not_span, source)))
+                out.append(negate(node, _head(not_span, source), options))
             except _Refusal as refusal:
                 problems.append(refusal.diagnostic)
                 out.append(node)  # keep going, to report every refusal at once
