@@ -84,3 +84,45 @@ def test_python_dash_m() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["custom_attribute"]["comparison"] == "greater_than"
+
+
+def test_preview_over_a_users_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    users = tmp_path / "users.jsonl"
+    users.write_text(
+        '{"external_id": "u1", "custom_attributes": {"age": 30}}\n'
+        '{"external_id": "u2", "custom_attributes": {"age": 10}}\n',
+        encoding="utf-8",
+    )
+    argv = ["preview", "age > 18", "--users", str(users), "--now", "2024-01-01T00:00:00Z"]
+    status, out, _ = run([*argv, "--json"], capsys)
+    assert status == 0
+    assert json.loads(out) == {
+        "matched": 1,
+        "total": 2,
+        "sample": ["u1"],
+        "conditions": [{"text": "age > 18", "passed": 1}],
+    }
+    assert run([*argv[:-2], "--now", "2024-01-01T00:00:00"], capsys)[0] == 2  # no time zone
+
+
+def test_validate_reports_paths(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text('{"custom_attribute": {"custom_attribute_name": "a", "comparison": "exists"}}')
+    assert run(["validate", str(good)], capsys)[0] == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"AND": []}')
+    status, _, err = run(["validate", str(bad)], capsys)
+    assert status == 1
+    assert "$.AND" in err
+
+
+def test_compile_with_a_schema_and_list_comparisons(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    schema = tmp_path / "schema.toml"
+    schema.write_text('age = "Numeric"\nplan = "String"\n', encoding="utf-8")
+    status, _, err = run(["check", 'age = "3"', "--schema", str(schema)], capsys)
+    assert status == 1
+    assert "write `age = 3`" in err
+    status, out, _ = run(["compile", 'plan in ("a", "b")', "--list-comparisons"], capsys)
+    assert json.loads(out)["custom_attribute"]["comparison"] == "is_any_of"

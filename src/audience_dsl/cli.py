@@ -10,7 +10,8 @@ import argparse
 import json
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import audience_dsl
@@ -76,6 +77,33 @@ def _build_parser() -> argparse.ArgumentParser:
 
     check_parser = commands.add_parser("check", help="check a rule; print nothing if it is fine")
     _add_rule_arguments(check_parser)
+
+    for command in (compile_parser, check_parser):
+        command.add_argument("--schema", help="a JSON or TOML schema of attribute types")
+        command.add_argument(
+            "--strict", action="store_true", help="attributes missing from the schema are errors"
+        )
+        command.add_argument(
+            "--list-comparisons",
+            action="store_true",
+            help="allow Braze's newer is_any_of / is_none_of in the output",
+        )
+
+    validate_parser = commands.add_parser(
+        "validate", help="check Connected Audience JSON against Braze's rules"
+    )
+    validate_parser.add_argument("file", nargs="?", default="-", help="a JSON file ('-': stdin)")
+
+    preview_parser = commands.add_parser(
+        "preview", help="run a rule over exported users (JSON lines): who would match"
+    )
+    _add_rule_arguments(preview_parser)
+    preview_parser.add_argument("--users", required=True, help="a JSON-lines file of users")
+    preview_parser.add_argument(
+        "--now", help="the moment of sending, ISO 8601 with a time zone (default: now)"
+    )
+    preview_parser.add_argument("--sample", type=int, default=10, help="matching ids to show")
+    preview_parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 
 
@@ -92,11 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        text, name = _read_rule(args)
-        params = _params(args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", audience_dsl.AudienceWarning)
-            audience = audience_dsl.compile(text, params=params, source_name=name)
+            output = COMMANDS[args.command](args)
         _show_warnings(caught, sys.stderr)
     except _UsageError as exc:
         print(f"audience-dsl: {exc}", file=sys.stderr)
@@ -104,9 +130,71 @@ def main(argv: Sequence[str] | None = None) -> int:
     except audience_dsl.AudienceError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USER_ERROR
-    if args.command == "compile":
-        print(json.dumps(audience, indent=args.indent if args.indent > 0 else None))
+    if output is not None:
+        print(output)
     return 0
+
+
+def _compile(args: argparse.Namespace) -> str | None:
+    text, name = _read_rule(args)
+    audience = audience_dsl.compile(
+        text,
+        params=_params(args),
+        schema=args.schema,
+        strict=args.strict,
+        list_comparisons=args.list_comparisons,
+        source_name=name,
+    )
+    if args.command == "check":
+        return None
+    return json.dumps(audience, indent=args.indent if args.indent > 0 else None)
+
+
+def _validate(args: argparse.Namespace) -> str | None:
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise _UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    audience_dsl.validate(text)
+    return None
+
+
+def _preview(args: argparse.Namespace) -> str | None:
+    text, _name = _read_rule(args)
+    if args.now is None:
+        now = datetime.now(UTC)
+    else:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            raise _UsageError(f"--now is not an ISO 8601 date-time: {args.now!r}") from None
+        if now.tzinfo is None:
+            raise _UsageError("--now needs a time zone, e.g. 2024-01-31T12:00:00Z")
+    rule = audience_dsl.parse(text, params=_params(args) or {})
+    result = audience_dsl.preview(rule, args.users, now=now, sample=args.sample)
+    if args.json:
+        return json.dumps(
+            {
+                "matched": result.matched,
+                "total": result.total,
+                "sample": list(result.sample),
+                "conditions": [{"text": c.text, "passed": c.passed} for c in result.leaves],
+            },
+            indent=2,
+        )
+    return str(result)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], str | None]] = {
+    "compile": _compile,
+    "check": _compile,
+    "validate": _validate,
+    "preview": _preview,
+}
 
 
 if __name__ == "__main__":  # pragma: no cover
