@@ -25,6 +25,9 @@ from typing import TypeAlias
 from .source import Source, Span
 
 __all__ = [
+    "ORDERING",
+    "RELATIVE_DAYS",
+    "TIME_COMPARISONS",
     "AllOf",
     "And",
     "AnyOf",
@@ -79,6 +82,26 @@ class Comparison(StrEnum):
     BEFORE = "before"
     IS = "is"
     IS_NOT = "is_not"
+
+
+#: Groups of comparisons that several stages treat alike.
+ORDERING: frozenset[Comparison] = frozenset(
+    {
+        Comparison.GREATER_THAN,
+        Comparison.GREATER_THAN_OR_EQUAL_TO,
+        Comparison.LESS_THAN,
+        Comparison.LESS_THAN_OR_EQUAL_TO,
+    }
+)
+RELATIVE_DAYS: frozenset[Comparison] = frozenset(
+    {
+        Comparison.LESS_THAN_X_DAYS_AGO,
+        Comparison.GREATER_THAN_X_DAYS_AGO,
+        Comparison.LESS_THAN_X_DAYS_IN_THE_FUTURE,
+        Comparison.GREATER_THAN_X_DAYS_IN_THE_FUTURE,
+    }
+)
+TIME_COMPARISONS: frozenset[Comparison] = RELATIVE_DAYS | {Comparison.AFTER, Comparison.BEFORE}
 
 
 class DataType(StrEnum):

@@ -34,9 +34,9 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from .ast import ORDERING, State
 from .ast import Comparison as C
 from .ast import DataType as T
-from .ast import State
 from .errors import AudienceWarning, SchemaError, ValidationError
 
 __all__ = [
@@ -94,8 +94,7 @@ DEFAULT_FIELDS: frozenset[str] = frozenset(
 NEWEST_ONLY: frozenset[C] = frozenset({C.IS_ANY_OF, C.IS_NONE_OF})
 
 _EXISTENCE = frozenset({C.EXISTS, C.DOES_NOT_EXIST})
-_ORDERING = frozenset({C.GREATER_THAN, C.GREATER_THAN_OR_EQUAL_TO, C.LESS_THAN,
-                       C.LESS_THAN_OR_EQUAL_TO})  # fmt: skip
+_ORDERING = ORDERING
 _DAYS = frozenset({
     C.LESS_THAN_X_DAYS_AGO, C.GREATER_THAN_X_DAYS_AGO,
     C.LESS_THAN_X_DAYS_IN_THE_FUTURE, C.GREATER_THAN_X_DAYS_IN_THE_FUTURE,

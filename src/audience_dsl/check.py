@@ -28,18 +28,8 @@ __all__ = ["bind", "check_types", "implied_type", "params_of", "type_conflicts",
 _NOWHERE = Span(0, 0, 1, 1, 1, 1)
 
 
-_RELATIVE = {
-    C.LESS_THAN_X_DAYS_AGO,
-    C.GREATER_THAN_X_DAYS_AGO,
-    C.LESS_THAN_X_DAYS_IN_THE_FUTURE,
-    C.GREATER_THAN_X_DAYS_IN_THE_FUTURE,
-}
-_ORDERING = {
-    C.GREATER_THAN,
-    C.GREATER_THAN_OR_EQUAL_TO,
-    C.LESS_THAN,
-    C.LESS_THAN_OR_EQUAL_TO,
-}
+_RELATIVE = ast.RELATIVE_DAYS
+_ORDERING = ast.ORDERING
 
 
 def implied_type(comparison: C, value: object) -> T | None:
@@ -58,7 +48,7 @@ def implied_type(comparison: C, value: object) -> T | None:
         return T.STRING
     if comparison in (C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE):
         return T.ARRAY
-    if comparison in _RELATIVE or comparison in (C.AFTER, C.BEFORE):
+    if comparison in ast.TIME_COMPARISONS:
         return T.TIME
     return None
 

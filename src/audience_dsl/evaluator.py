@@ -199,19 +199,8 @@ class _Kind(StrEnum):
     ANY = "any value"
 
 
-_TIME_COMPARISONS = frozenset(
-    {
-        C.BEFORE,
-        C.AFTER,
-        C.LESS_THAN_X_DAYS_AGO,
-        C.GREATER_THAN_X_DAYS_AGO,
-        C.LESS_THAN_X_DAYS_IN_THE_FUTURE,
-        C.GREATER_THAN_X_DAYS_IN_THE_FUTURE,
-    }
-)
-_ORDER_COMPARISONS = frozenset(
-    {C.GREATER_THAN, C.GREATER_THAN_OR_EQUAL_TO, C.LESS_THAN, C.LESS_THAN_OR_EQUAL_TO}
-)
+_TIME_COMPARISONS = ast.TIME_COMPARISONS
+_ORDER_COMPARISONS = ast.ORDERING
 
 
 def _kind(comparison: C, value: object) -> _Kind:
