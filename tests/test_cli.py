@@ -126,3 +126,24 @@ def test_compile_with_a_schema_and_list_comparisons(
     assert "write `age = 3`" in err
     status, out, _ = run(["compile", 'plan in ("a", "b")', "--list-comparisons"], capsys)
     assert json.loads(out)["custom_attribute"]["comparison"] == "is_any_of"
+
+
+def test_fmt_and_decompile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rule = tmp_path / "r.aud"
+    rule.write_text("A==1 &&  b # why\n", encoding="utf-8")
+    status, out, _ = run(["fmt", "--file", str(rule)], capsys)
+    assert (status, out) == (0, "A = 1 and b  # why\n")
+    assert run(["fmt", "--check", "--file", str(rule)], capsys)[0] == 1
+    assert run(["fmt", "--write", "--file", str(rule)], capsys)[0] == 0
+    assert rule.read_text(encoding="utf-8") == "A = 1 and b  # why\n"
+    assert run(["fmt", "--check", "--file", str(rule)], capsys)[0] == 0
+    audience = tmp_path / "a.json"
+    audience.write_text(json.dumps({"OR": [
+        {"custom_attribute": {"custom_attribute_name": "c", "comparison": "equals", "value": "US"}},
+        {"custom_attribute": {"custom_attribute_name": "c", "comparison": "equals", "value": "CA"}},
+    ]}))  # fmt: skip
+    status, out, _ = run(["decompile", str(audience)], capsys)
+    assert (status, out) == (0, 'c in ("US", "CA")\n')
+    audience.write_text('{"NOT": {}}')
+    status, _, err = run(["decompile", str(audience)], capsys)
+    assert status == 1 and "$.NOT" in err

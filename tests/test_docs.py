@@ -27,3 +27,24 @@ def test_examples(path: Path) -> None:
         verbose=False,
     )
     assert result.failed == 0, f"{result.failed} example(s) failed in {path.name}"
+
+
+MODULES = [
+    "audience_dsl",
+    "audience_dsl.schema",
+    "audience_dsl.printer",
+    "audience_dsl.formatter",
+    "audience_dsl.decompiler",
+    "audience_dsl.evaluator",
+    "audience_dsl.braze",
+    "audience_dsl.strategies",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    import importlib
+
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"

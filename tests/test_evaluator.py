@@ -140,7 +140,7 @@ def test_other_time_zones_for_now() -> None:
         ({"AND": []}, ("$.AND",)),
         ({"AND": [{"OR": "x"}]}, ("$.AND[0].OR",)),
         ({"custom_attribute": {"comparison": "equals", "value": 1}},
-         ("$.custom_attribute.custom_attribute_name",)),
+         ("$.custom_attribute",)),  # the missing key is reported at the object lacking it
         ({"custom_attribute": {"custom_attribute_name": "a", "comparison": "nope", "value": 1}},
          ("$.custom_attribute.comparison",)),
         ({"custom_attribute": {"custom_attribute_name": "a", "comparison": "does_not_equal",
@@ -158,7 +158,7 @@ def test_other_time_zones_for_now() -> None:
         ({"push_subscription_status": {"comparison": "is", "value": "maybe"}},
          ("$.push_subscription_status.value",)),
         ({"last_used_app": {"comparison": "less_than_x_days_ago", "value": 2}},
-         ("$.last_used_app.comparison",)),
+         ("$.last_used_app.comparison", "$.last_used_app.value")),
         ({"favourite": {}}, ("$.favourite",)),
         ({"OR": [{"AND": [1]}, {"custom_attribute": 2}]},
          ("$.OR[0].AND[0]", "$.OR[1].custom_attribute")),

@@ -19,6 +19,7 @@ from .ast import Rule
 from .braze import validate
 from .check import bind, type_conflicts, warn_suspicious
 from .compiler import to_json
+from .decompiler import decompile
 from .errors import (
     AudienceError,
     AudienceSyntaxError,
@@ -33,8 +34,10 @@ from .errors import (
     ValidationError,
 )
 from .evaluator import Explanation, Preview, Semantics, WrongType, evaluate, explain, preview
+from .formatter import format_rule
 from .lower import DEFAULT, Options, lower
 from .parser import parse_expr
+from .printer import print_rule
 from .schema import Schema, check_regexes, check_schema
 from .source import Source, Span
 
@@ -58,10 +61,13 @@ __all__ = [
     "ValidationError",
     "WrongType",
     "compile",
+    "decompile",
     "evaluate",
     "explain",
+    "format",
     "parse",
     "preview",
+    "print_rule",
     "to_audience",
     "validate",
 ]
@@ -139,6 +145,15 @@ def _options(semantics: Semantics | None, list_comparisons: bool) -> Options:
     return Options(
         semantics.missing_matches, list_comparisons, semantics.string_not_equal_case_sensitive
     )
+
+
+def format(text: str, *, width: int = 88) -> str:
+    """Rule text in canonical form, comments kept beside the conditions they annotate.
+
+    >>> print(format("AND_x == 1 && b  # why b"))
+    AND_x = 1 and b  # why b
+    """
+    return format_rule(text, width=width)
 
 
 def _source(text: object, name: str) -> Source:

@@ -34,7 +34,18 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from .ast import ORDERING, State
+from .ast import (
+    ORDERING,
+    AllOf,
+    AnyOf,
+    Attribute,
+    Channel,
+    CoreNode,
+    Filter,
+    LastUsedApp,
+    State,
+    Subscription,
+)
 from .ast import Comparison as C
 from .ast import DataType as T
 from .errors import AudienceWarning, SchemaError, ValidationError
@@ -48,6 +59,7 @@ __all__ = [
     "CustomAttributeFilter",
     "LastUsedAppFilter",
     "SubscriptionFilter",
+    "to_core",
     "validate",
 ]
 
@@ -933,3 +945,60 @@ class _Locator:
                 break
         line = bisect.bisect_right(self._lines, offset)
         return f" (line {line}, column {offset - self._lines[line - 1] + 1})"
+
+
+def to_core(
+    audience: Mapping[str, Any] | str | bytes, *, paths: dict[int, str] | None = None
+) -> CoreNode:
+    """The core AST of a Connected Audience object (a dict, or its JSON text).
+
+    The object is first checked with :func:`validate` (so every problem is reported with
+    its path, and for text its line and column); the tree is then built iteratively.
+    ``paths``, when given, receives the JSON path of every filter built, by ``id(node)``.
+    """
+    value: object = audience
+    if isinstance(audience, str | bytes | bytearray):
+        _, value = _load(audience)
+        validate(audience)
+    else:
+        validate(audience)  # type: ignore[arg-type]
+    out: list[CoreNode] = []
+    # (object, path, group key or "" while the object is not yet looked at, child count)
+    stack: list[tuple[Any, str, str, int]] = [(value, "$", "", 0)]
+    while stack:
+        obj, path, key, count = stack.pop()
+        if key:
+            parts = tuple(out[len(out) - count :])
+            del out[len(out) - count :]
+            out.append(AllOf(children=parts) if key == "AND" else AnyOf(children=parts))
+            continue
+        ((name, body),) = obj.items()
+        here = f"{path}.{name}"
+        if name in GROUPS:
+            stack.append((obj, path, name, len(body)))
+            stack.extend(
+                (child, f"{here}[{i}]", "", 0) for i, child in reversed(list(enumerate(body)))
+            )
+            continue
+        node = _filter_node(name, body)
+        if paths is not None:
+            paths[id(node)] = here
+        out.append(node)
+    (result,) = out
+    return result
+
+
+def _filter_node(name: str, body: Mapping[str, Any]) -> Filter:
+    """One validated filter object as its AST node."""
+    comparison = C(body["comparison"])
+    if name == "custom_attribute":
+        value = body.get("value")
+        if comparison in (C.EXISTS, C.DOES_NOT_EXIST):
+            value = None
+        elif isinstance(value, list):
+            value = tuple(value)
+        return Attribute(name=body["custom_attribute_name"], comparison=comparison, value=value)
+    if name == "last_used_app":
+        return LastUsedApp(comparison=comparison, value=body["value"])
+    channel = Channel.PUSH if name.startswith("push") else Channel.EMAIL
+    return Subscription(channel=channel, comparison=comparison, state=State(body["value"]))

@@ -89,6 +89,20 @@ def _build_parser() -> argparse.ArgumentParser:
             help="allow Braze's newer is_any_of / is_none_of in the output",
         )
 
+    fmt_parser = commands.add_parser("fmt", help="rule text to canonical text, comments kept")
+    _add_rule_arguments(fmt_parser)
+    fmt_parser.add_argument("--width", type=int, default=88, help="line width")
+    fmt_parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the rule is not formatted; print nothing"
+    )
+    fmt_parser.add_argument(
+        "--write", action="store_true", help="rewrite --file in place instead of printing"
+    )
+
+    decompile_parser = commands.add_parser("decompile", help="Connected Audience JSON to rule text")
+    decompile_parser.add_argument("file", nargs="?", default="-", help="a JSON file ('-': stdin)")
+    decompile_parser.add_argument("--width", type=int, default=88, help="line width")
+
     validate_parser = commands.add_parser(
         "validate", help="check Connected Audience JSON against Braze's rules"
     )
@@ -127,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         print(f"audience-dsl: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except _NotFormatted as exc:
+        print(f"audience-dsl: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except audience_dsl.AudienceError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USER_ERROR
@@ -150,17 +167,43 @@ def _compile(args: argparse.Namespace) -> str | None:
     return json.dumps(audience, indent=args.indent if args.indent > 0 else None)
 
 
+def _read_file(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise _UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _validate(args: argparse.Namespace) -> str | None:
-    if args.file == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            with open(args.file, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise _UsageError(f"cannot read {args.file}: {exc.strerror}") from None
-    audience_dsl.validate(text)
+    audience_dsl.validate(_read_file(args.file))
     return None
+
+
+def _decompile(args: argparse.Namespace) -> str | None:
+    return audience_dsl.decompile(_read_file(args.file), width=args.width)
+
+
+class _NotFormatted(Exception):
+    pass
+
+
+def _fmt(args: argparse.Namespace) -> str | None:
+    text, _name = _read_rule(args)
+    formatted = audience_dsl.format(text, width=args.width)
+    if args.check:
+        if formatted != text.rstrip("\n"):
+            raise _NotFormatted(f"{args.file or 'the rule'} is not formatted")
+        return None
+    if args.write:
+        if args.file in (None, "-"):
+            raise _UsageError("--write needs --file")
+        with open(args.file, "w", encoding="utf-8") as handle:
+            handle.write(formatted + "\n")
+        return None
+    return formatted
 
 
 def _preview(args: argparse.Namespace) -> str | None:
@@ -193,6 +236,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], str | None]] = {
     "compile": _compile,
     "check": _compile,
     "validate": _validate,
+    "fmt": _fmt,
+    "decompile": _decompile,
     "preview": _preview,
 }
 

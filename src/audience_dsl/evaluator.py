@@ -766,12 +766,6 @@ def _check_now(now: object) -> None:
 
 # ---- Connected Audience JSON to core AST ----------------------------------------------------
 
-_BY_NAME = {c.value: c for c in C}
-_ATTRIBUTE_COMPARISONS = frozenset(C) - {C.IS, C.IS_NOT}
-_FILTER_NAMES = frozenset(
-    {"custom_attribute", "push_subscription_status", "email_subscription_status", "last_used_app"}
-)
-
 
 def audience_to_ast(
     audience: Mapping[str, Any], paths: dict[int, str] | None = None
@@ -782,141 +776,9 @@ def audience_to_ast(
     (``$.AND[1].custom_attribute.value``). ``paths``, when given, receives the JSON path
     of every filter node built, keyed by ``id(node)``.
     """
-    problems: list[tuple[str, str]] = []
-    out: list[ast.CoreNode | None] = []
-    # (object, path, group key or "" when the object has not been looked at yet, count)
-    stack: list[tuple[Any, str, str, int]] = [(audience, "$", "", 0)]
-    while stack:
-        obj, path, key, count = stack.pop()
-        if key:
-            parts = out[len(out) - count :]
-            del out[len(out) - count :]
-            if any(part is None for part in parts):
-                out.append(None)
-                continue
-            children = tuple(part for part in parts if part is not None)
-            out.append(
-                ast.AllOf(children=children) if key == "AND" else ast.AnyOf(children=children)
-            )
-            continue
-        if not isinstance(obj, Mapping) or len(obj) != 1:
-            problems.append((path, "expected an object with exactly one key (a filter, AND or OR)"))
-            out.append(None)
-            continue
-        ((name, body),) = obj.items()
-        here = f"{path}.{name}"
-        if name in ("AND", "OR"):
-            if not isinstance(body, list) or not body:
-                problems.append((here, f"`{name}` takes a non-empty list of filters"))
-                out.append(None)
-                continue
-            stack.append((obj, path, name, len(body)))
-            stack.extend(
-                (child, f"{here}[{i}]", "", 0) for i, child in reversed(list(enumerate(body)))
-            )
-            continue
-        node = _filter(name, body, here, problems)
-        if node is not None and paths is not None:
-            paths[id(node)] = here
-        out.append(node)
-    if problems:
-        raise ValidationError(problems)
-    (result,) = out
-    assert result is not None
-    return result
+    from .braze import to_core
 
-
-def _filter(
-    name: str, body: Any, path: str, problems: list[tuple[str, str]]
-) -> ast.CoreNode | None:
-    if name not in _FILTER_NAMES:
-        problems.append((path, f"unknown filter {_json(name)}"))
-        return None
-    if not isinstance(body, Mapping):
-        problems.append((path, "expected an object"))
-        return None
-    comparison_name = body.get("comparison")
-    if comparison_name == "does_not_equal":
-        problems.append(
-            (f"{path}.comparison", "Braze rejects `does_not_equal` at send time; use `not_equal`")
-        )
-        return None
-    comparison = _BY_NAME.get(comparison_name) if isinstance(comparison_name, str) else None
-    if comparison is None:
-        problems.append((f"{path}.comparison", f"unknown comparison {_json(comparison_name)}"))
-        return None
-    value = body.get("value")
-    if name == "custom_attribute":
-        attribute = body.get("custom_attribute_name")
-        if not isinstance(attribute, str) or not attribute:
-            problems.append((f"{path}.custom_attribute_name", "expected a non-empty string"))
-            return None
-        if comparison not in _ATTRIBUTE_COMPARISONS:
-            problems.append(
-                (f"{path}.comparison", f"`{comparison}` is not a custom attribute comparison")
-            )
-            return None
-        if comparison in (C.EXISTS, C.DOES_NOT_EXIST):
-            return ast.Attribute(name=attribute, comparison=comparison)
-        checked = _attribute_value(comparison, value)
-        if isinstance(checked, str) and checked.startswith("!"):
-            problems.append((f"{path}.value", checked[1:]))
-            return None
-        return ast.Attribute(name=attribute, comparison=comparison, value=checked)
-    if name in ("push_subscription_status", "email_subscription_status"):
-        if comparison not in (C.IS, C.IS_NOT):
-            problems.append(
-                (f"{path}.comparison", "subscription filters compare with `is` or `is_not`")
-            )
-            return None
-        if value not in _STATES:
-            problems.append((f"{path}.value", "expected opted_in, subscribed or unsubscribed"))
-            return None
-        channel = ast.Channel.PUSH if name.startswith("push") else ast.Channel.EMAIL
-        return ast.Subscription(channel=channel, comparison=comparison, state=ast.State(value))
-    # last_used_app
-    if comparison not in (C.AFTER, C.BEFORE):
-        problems.append((f"{path}.comparison", "`last_used_app` compares with `after` or `before`"))
-        return None
-    if not isinstance(value, str) or parse_time(value) is None:
-        problems.append((f"{path}.value", "expected an ISO 8601 date-time string"))
-        return None
-    return ast.LastUsedApp(comparison=comparison, value=value)
-
-
-def _attribute_value(comparison: C, value: Any) -> ast.Value:
-    """The checked value of a custom attribute filter, or ``"!message"`` when it is wrong."""
-    try:
-        if comparison in (C.EQUALS, C.NOT_EQUAL):
-            if isinstance(value, str | bool | int | float) and not (
-                isinstance(value, float) and not math.isfinite(value)
-            ):
-                return value
-            return "!expected a string, number or boolean"
-        if comparison in _ORDER_COMPARISONS:
-            if (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-            ):
-                return value
-            return "!expected a number"
-        if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX):
-            if not isinstance(value, str):
-                return "!expected a regular expression as a string"
-            compile_regex(value)
-            return value
-        if comparison in (C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE, C.IS_ANY_OF, C.IS_NONE_OF):
-            if isinstance(value, str):
-                return value
-            return tuple(_strings(comparison, value))
-        if comparison in (C.BEFORE, C.AFTER):
-            _instant(comparison.value, value)
-            return str(value)
-        _days(comparison, value)
-        return value  # type: ignore[no-any-return]
-    except _Invalid as problem:
-        return "!" + problem.message
+    return to_core(audience, paths=paths)
 
 
 # ---- evaluate -------------------------------------------------------------------------------

@@ -37,7 +37,15 @@ from .errors import (
 )
 from .source import Source, Span
 
-__all__ = ["KEYWORDS", "grammar_text", "parse_expr"]
+__all__ = [
+    "KEYWORDS",
+    "Definition",
+    "Program",
+    "grammar_text",
+    "lex",
+    "parse_expr",
+    "parse_program",
+]
 
 #: Reserved words (lower case) and the terminal each becomes. Matching is case-insensitive.
 KEYWORDS: dict[str, str] = {
@@ -271,26 +279,30 @@ def _flatten(cls: type[ast.And] | type[ast.Or], items: list[Any]) -> ast.Node:
 
 
 @dataclass(frozen=True, slots=True)
-class _Definition:
+class Definition:
+    """A named sub-rule, ``let name = expr;``, as written (not expanded)."""
+
     name: _Name
     expr: ast.Expr
 
 
 @dataclass(frozen=True, slots=True)
-class _Program:
-    definitions: tuple[_Definition, ...]
+class Program:
+    """A rule as written: its definitions, and its expression with names unexpanded."""
+
+    definitions: tuple[Definition, ...]
     expr: ast.Expr
 
 
 class _Builder:
     """Callbacks for each grammar rule, called by Lark at every reduction."""
 
-    def start(self, items: list[Any]) -> _Program:
-        return _Program(tuple(items[:-1]), items[-1])
+    def start(self, items: list[Any]) -> Program:
+        return Program(tuple(items[:-1]), items[-1])
 
-    def definition(self, items: list[Any]) -> _Definition:
+    def definition(self, items: list[Any]) -> Definition:
         _let, name, _eq, expr, _semi = items
-        return _Definition(name, expr)
+        return Definition(name, expr)
 
     # -- boolean structure --
 
@@ -550,6 +562,12 @@ class _Builder:
                 f"found {_describe(value)}",
                 f"write a date-time, e.g. `{_render_name(name.text)} {keyword} 2024-01-31`",
             )
+        if value.type == "PARAM":
+            comparison = C.AFTER if key == "GT" else C.BEFORE
+            return ast.Attribute(
+                name=name.text, comparison=comparison, value=ast.Param(value[1:], 1, _span(value)),
+                span=name.span.cover(_span(value)), name_span=name.span, value_span=_span(value),
+            )  # fmt: skip
         return _comparison(name, op, value)
 
     def in_(self, items: list[Any]) -> ast.In:
@@ -1009,8 +1027,8 @@ def _comparison(name: _Name, op: _Op, value: Token | _Duration) -> ast.Attribute
 # ---- the entry point and error translation --------------------------------------------------
 
 
-def parse_expr(source: Source) -> ast.Expr:
-    """Parse rule text into a surface expression, raising our errors only."""
+def parse_program(source: Source) -> Program:
+    """Parse rule text into its definitions and expression, raising our errors only."""
     text = source.text
     if not text.strip() or _only_comments(text):
         span = source.span(len(text), len(text))
@@ -1024,8 +1042,7 @@ def parse_expr(source: Source) -> ast.Expr:
             source,
         )
     try:
-        program: _Program = _get_parser().parse(text)  # type: ignore[assignment]
-        result = _expand_definitions(program)
+        result: Program = _get_parser().parse(text)  # type: ignore[assignment]
     except _Problem as problem:
         raise problem.kind(problem.diagnostic, source) from None
     except UnexpectedToken as exc:
@@ -1050,11 +1067,20 @@ def parse_expr(source: Source) -> ast.Expr:
     return result
 
 
-def _expand_definitions(program: _Program) -> ast.Expr:
+def parse_expr(source: Source) -> ast.Expr:
+    """Parse rule text into a surface expression, sub-rules expanded; our errors only."""
+    program = parse_program(source)
+    try:
+        return _expand_definitions(program)
+    except _Problem as problem:
+        raise problem.kind(problem.diagnostic, source) from None
+
+
+def _expand_definitions(program: Program) -> ast.Expr:
     """The rule with every bare name that a ``let`` defines replaced by its definition."""
     if not program.definitions:
         return program.expr
-    defined: dict[str, _Definition] = {}
+    defined: dict[str, Definition] = {}
     for definition in program.definitions:
         new = definition.name
         earlier = defined.get(new.text)
@@ -1168,12 +1194,17 @@ _TYPOS = {
 }
 
 
-def _previous_tokens(source: Source, offset: int) -> list[Token]:
-    found: list[Token] = []
+def lex(text: str) -> Iterator[Token]:
+    """The tokens of ``text`` (comments and white space left out), as the parser sees them."""
     lexer = _get_parser().parser.lexer
     assert isinstance(lexer, _Lexer)
+    return tokens(text, lexer.pattern, lexer.ignore)
+
+
+def _previous_tokens(source: Source, offset: int) -> list[Token]:
+    found: list[Token] = []
     try:
-        for token in tokens(source.text, lexer.pattern, lexer.ignore):
+        for token in lex(source.text):
             if (token.start_pos or 0) >= offset:
                 break
             found.append(token)
