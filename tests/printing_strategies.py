@@ -126,13 +126,7 @@ surface_leaves = _attributes() | subscriptions | last_used_apps | _sugar()
 
 def _chain(cls: type[ast.And] | type[ast.Or], parts: list[ast.Expr]) -> ast.Expr:
     """A flat chain, as the parser builds it: children of the same kind are spliced in."""
-    flat: list[ast.Expr] = []
-    for part in parts:
-        if type(part) is cls:
-            flat.extend(part.children)
-        else:
-            flat.append(part)
-    return cls(children=tuple(flat))
+    return ast.flat_group(cls, parts)  # type: ignore[return-value]
 
 
 def _surface_extend(inner: st.SearchStrategy[ast.Expr]) -> st.SearchStrategy[ast.Expr]:

@@ -17,7 +17,7 @@ so trees thousands of levels deep are safe to compare and show.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias
@@ -52,6 +52,7 @@ __all__ = [
     "Subscription",
     "Value",
     "children",
+    "flat_group",
     "map_leaves",
     "walk",
 ]
@@ -365,6 +366,24 @@ class Rule(Node):
 
     expr: Expr
     source: Source | None = field(default=None, compare=False)
+
+
+def flat_group(
+    cls: type[And] | type[Or] | type[AllOf] | type[AnyOf],
+    parts: Iterable[Node],
+    span: Span | None = None,
+) -> Node:
+    """A group of ``cls`` over ``parts``, with children of the same kind spliced in and a
+    group of one replaced by its only part (so chains are flat, as the parser makes them)."""
+    flat: list[Node] = []
+    for part in parts:
+        if type(part) is cls:
+            flat.extend(part.children)
+        else:
+            flat.append(part)
+    if len(flat) == 1:
+        return flat[0]
+    return cls(children=tuple(flat), span=span)  # type: ignore[arg-type]
 
 
 def children(node: Node) -> tuple[Node, ...]:

@@ -155,12 +155,12 @@ def resugar(node: ast.CoreNode) -> ast.Expr:
         del out[len(out) - count :]
         all_of = isinstance(current, ast.AllOf)
         same = ast.And if all_of else ast.Or
-        flat: list[ast.Expr] = []
-        for kid in kids:
-            if type(kid) is same:
-                flat.extend(kid.children)
-            else:
-                flat.append(kid)
+        grouped = ast.flat_group(same, kids)
+        flat: list[ast.Expr] = (
+            list(grouped.children)
+            if isinstance(grouped, ast.And | ast.Or) and type(grouped) is same
+            else [grouped]  # type: ignore[list-item]
+        )
         merged = _merge(flat, all_of)
         out.append(merged[0] if len(merged) == 1 else same(children=tuple(merged)))
     (result,) = out

@@ -33,6 +33,7 @@ from typing import Any, TypeAlias
 
 from . import ast
 from .ast import Comparison as C
+from .check import implied_type
 from .errors import Diagnostic, ParameterError, ValidationError
 from .source import Source, Span
 
@@ -199,28 +200,24 @@ class _Kind(StrEnum):
     ANY = "any value"
 
 
-_TIME_COMPARISONS = ast.TIME_COMPARISONS
-_ORDER_COMPARISONS = ast.ORDERING
+
+
+_KIND_OF_TYPE = {
+    ast.DataType.STRING: _Kind.STRING,
+    ast.DataType.NUMERIC: _Kind.NUMBER,
+    ast.DataType.BOOLEAN: _Kind.BOOLEAN,
+    ast.DataType.TIME: _Kind.TIME,
+    ast.DataType.ARRAY: _Kind.ARRAY,
+}
 
 
 def _kind(comparison: C, value: object) -> _Kind:
     if comparison in (C.EXISTS, C.DOES_NOT_EXIST):
         return _Kind.ANY
-    if comparison in _TIME_COMPARISONS:
-        return _Kind.TIME
-    if comparison in _ORDER_COMPARISONS:
-        return _Kind.NUMBER
-    if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX):
-        return _Kind.STRING
-    if comparison in (C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE):
-        return _Kind.ARRAY
     if comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
         return _Kind.TEXT_OR_ARRAY
-    if isinstance(value, bool):
-        return _Kind.BOOLEAN
-    if isinstance(value, int | float):
-        return _Kind.NUMBER
-    return _Kind.STRING
+    implied = implied_type(comparison, value)
+    return _KIND_OF_TYPE[implied] if implied is not None else _Kind.STRING
 
 
 # ---- stored values ------------------------------------------------------------------------

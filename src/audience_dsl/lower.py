@@ -346,16 +346,8 @@ class _Build:
 
 
 def _make_group(all_of: bool, parts: list[ast.CoreNode], span: Span | None) -> ast.CoreNode:
-    cls: type[ast.AllOf] | type[ast.AnyOf] = ast.AllOf if all_of else ast.AnyOf
-    flat: list[ast.CoreNode] = []
-    for part in parts:
-        if type(part) is cls:
-            flat.extend(part.children)
-        else:
-            flat.append(part)
-    if len(flat) == 1:
-        return flat[0]
-    return cls(children=tuple(flat), span=span)
+    group = ast.flat_group(ast.AllOf if all_of else ast.AnyOf, parts, span)
+    return group  # type: ignore[return-value]
 
 
 def lower(expr: ast.Node, source: Source | None = None, options: Options = DEFAULT) -> ast.CoreNode:

@@ -267,15 +267,9 @@ def _expr_span(node: Any) -> Span | None:
 
 
 def _flatten(cls: type[ast.And] | type[ast.Or], items: list[Any]) -> ast.Node:
-    parts: list[ast.Expr] = []
-    for item in items:
-        if isinstance(item, Token):
-            continue
-        if type(item) is cls:
-            parts.extend(item.children)
-        else:
-            parts.append(item)
-    return cls(children=tuple(parts), span=_cover(_expr_span(parts[0]), _expr_span(parts[-1])))
+    parts = [item for item in items if not isinstance(item, Token)]
+    span = _cover(_expr_span(parts[0]), _expr_span(parts[-1]))
+    return ast.flat_group(cls, parts, span)
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,10 +143,7 @@ def _negatable(node: ast.Node) -> bool:
 
 
 def _group(cls: type[ast.And] | type[ast.Or], parts: list[ast.Expr]) -> ast.Expr:
-    flat: list[ast.Expr] = []
-    for part in parts:
-        flat.extend(part.children if type(part) is cls else (part,))
-    return cls(children=tuple(flat))
+    return ast.flat_group(cls, parts)  # type: ignore[return-value]
 
 
 def _maybe_not(node: ast.Expr, negate: bool) -> ast.Expr:
