@@ -217,7 +217,7 @@ def _agrees(rule: ast.Node, profile: dict[str, Any], semantics: Semantics) -> bo
 # ---- the properties ------------------------------------------------------------------------
 
 
-@settings(max_examples=300)
+@settings(max_examples=2000)
 @given(rules, profiles())
 def test_negation_push_down_is_exact(rule: ast.Node, profile: dict[str, Any]) -> None:
     assert _agrees(rule, profile, Semantics())
