@@ -303,3 +303,12 @@ def test_let_errors(rule: str, message: str, at: tuple[int, int]) -> None:
         audience_dsl.compile(rule)
     assert message in info.value.message
     assert (info.value.line, info.value.column) == at
+
+
+def test_every_way_to_build_a_schema_agrees(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text('{"age": "Numeric"}')
+    expected = {"age": T.NUMERIC}
+    for schema in (Schema(path), Schema(str(path)), Schema.from_file(path), Schema.load(path),
+                   Schema.from_mapping({"age": "numeric"}), Schema.coerce({"age": "Numeric"})):  # fmt: skip
+        assert dict(schema) == expected

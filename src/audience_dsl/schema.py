@@ -86,7 +86,9 @@ class Schema(Mapping[str, T]):
     than one type, with the types seen.
     """
 
-    def __init__(self, types: Mapping[str, object] | None = None) -> None:
+    def __init__(self, types: Mapping[str, object] | str | Path | None = None) -> None:
+        if isinstance(types, str | Path):
+            types = dict(Schema.load(types))
         if types is not None and not isinstance(types, Mapping):
             raise SchemaError(
                 f"a schema is a mapping of attribute names to types, not {type(types).__name__}"
@@ -146,6 +148,16 @@ class Schema(Mapping[str, T]):
         if not isinstance(loaded, dict):
             raise SchemaError(f"the schema {path} must hold an object of name to type")
         return cls(loaded)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Schema:
+        """Same as :meth:`load`."""
+        return cls.load(path)
+
+    @classmethod
+    def from_mapping(cls, types: Mapping[str, object]) -> Schema:
+        """Same as ``Schema(types)``."""
+        return cls(types)
 
     @classmethod
     def infer(cls, profiles: Iterable[Mapping[str, Any]]) -> Schema:
