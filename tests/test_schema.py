@@ -309,6 +309,13 @@ def test_every_way_to_build_a_schema_agrees(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     path.write_text('{"age": "Numeric"}')
     expected = {"age": T.NUMERIC}
-    for schema in (Schema(path), Schema(str(path)), Schema.from_file(path), Schema.load(path),
-                   Schema.from_mapping({"age": "numeric"}), Schema.coerce({"age": "Numeric"})):  # fmt: skip
+    schemas = [
+        Schema(path),
+        Schema(str(path)),
+        Schema.from_file(path),
+        Schema.load(path),
+        Schema.from_mapping({"age": "numeric"}),
+        Schema.coerce({"age": "Numeric"}),
+    ]
+    for schema in schemas:
         assert dict(schema) == expected
