@@ -199,7 +199,7 @@ def _plain_rule_names(parser: Lark) -> None:
     faster. If Lark's internals ever differ, this does nothing.
     """
     try:
-        callbacks = parser.parser.parser.parser.callbacks  # type: ignore[attr-defined]
+        callbacks = parser.parser.parser.parser.callbacks
     except AttributeError:  # pragma: no cover - another Lark layout
         return
     for rule in callbacks:
