@@ -394,14 +394,13 @@ class _Builder:
             )
         if unit_word not in DAY_UNITS:
             suggestion = difflib.get_close_matches(unit_word, list(DAY_UNITS), n=1)
-            hint = f"did you mean `{count} {suggestion[0]}`?" if suggestion else ""
-            _fail(
-                AudienceSyntaxError,
-                f"expected a unit (`days` or `weeks`) after `{count}`",
-                _span(unit),
-                f"found the name `{unit}`",
-                hint or "durations are written `2 days` or `3 weeks`",
-            )
+            if suggestion:
+                message = f"expected a unit (`days` or `weeks`) after `{count}`"
+                hint = f"did you mean `{count} {suggestion[0]}`?"
+            else:
+                message = f"expected `and`, `or` or a unit (`days`, `weeks`) after `{count}`"
+                hint = "conditions are joined with `and` or `or`; a duration is written `2 days`"
+            _fail(AudienceSyntaxError, message, _span(unit), f"found the name `{unit}`", hint)
         factor = DAY_UNITS[unit_word]
         if count.type == "PARAM":
             return _Duration(ast.Param(count[1:], factor, count_span), future, span, count_span)
@@ -1296,6 +1295,20 @@ def _unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
             (Label(span, "the rule ends here"),),
         )
 
+    # LALR merges states, so Lark may list `,`, `;` or `)` where they cannot stand:
+    # keep each only in the context that gives it a meaning.
+    list_open = bool(depth_stack) and _opens_list(previous, depth_stack[-1])
+    in_let = sum(t.type == "LET" for t in previous) > sum(t.type == "SEMI" for t in previous)
+    if list_open and last is not None and _is_value(last):
+        expected &= {"COMMA", "RPAR"}  # after a value in a list
+    elif not list_open:
+        expected.discard("COMMA")
+    if not in_let:
+        expected.discard("SEMI")
+    if not depth_stack:
+        expected.discard("RPAR")
+    if depth_stack or in_let:
+        expected.discard("$END")
     what = _expected_words(expected)
     after = f" after `{last}`" if last is not None else ""
     message = f"expected {what}{after}"
@@ -1304,6 +1317,15 @@ def _unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
 
     if last is not None and (last.type, token.type) in _TYPOS:
         hint = _TYPOS[(last.type, token.type)]
+    elif last is not None and last.type in _CONNECTIVES and token.type in _CONNECTIVES:
+        hint = f"`{last} {token}`: one connective too many"
+    elif last is not None and last.type in ("AFTER", "BEFORE") and token.type == "NAME":
+        hint = (
+            "a date-time is written bare, e.g. `2024-01-31` or `2024-01-31T13:45:00Z`; "
+            "for a relative time write `< 1 day` or `> 30 days`"
+        )
+    elif last is not None and last.type in ("CONTAINS", "INCLUDES") and token.type == "LPAR":
+        hint = "for a list write `contains any (...)` or `contains all (...)`"
     elif expected & _VALUE_WORDS and token.type in KEYWORD_TYPES | {"NAME"}:
         # An unquoted string value: show the condition with the value quoted.
         start = _condition_start(previous)
@@ -1350,6 +1372,15 @@ def _unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
     return Diagnostic(message, span, found, hint)
 
 
+_CONNECTIVES = {"AND", "OR", "AMPAMP", "PIPEPIPE"}
+
+
+def _opens_list(previous: list[Token], opener: Token) -> bool:
+    """Whether the `(` ``opener`` starts a list of values (after `in`, `any`, `all`)."""
+    index = next(i for i, t in enumerate(previous) if t is opener)
+    return index > 0 and previous[index - 1].type in ("IN", "ANY", "ALL")
+
+
 def _condition_start(previous: list[Token]) -> int:
     """Offset where the condition holding the last token begins (for quoting hints)."""
     index = len(previous) - 1
@@ -1390,6 +1421,18 @@ def _unexpected_character(exc: UnexpectedCharacters, source: Source) -> Diagnost
         return Diagnostic("`&` on its own is not an operator", span, "here", "write `and` or `&&`")
     if char == "|":
         return Diagnostic("`|` on its own is not an operator", span, "here", "write `or` or `||`")
+    dotted = re.match(r"(\d*)\.(\d*)", source.text[offset:])
+    if dotted and (not dotted.group(1) or not dotted.group(2)) and dotted.group(0) != ".":
+        whole = dotted.group(1) or "0"
+        fraction = dotted.group(2) or "5"
+        return Diagnostic(
+            "a number needs digits on both sides of its `.`",
+            source.span(offset, offset + len(dotted.group(0))),
+            "not a number",
+            f"write `{whole}.{fraction}` (or `{dotted.group(1)}` for a whole number)"
+            if dotted.group(1)
+            else f"write `{whole}.{fraction}`",
+        )
     if char.isdigit():
         return Diagnostic(
             "a number must stand apart from the word after it",
