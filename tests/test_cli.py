@@ -147,3 +147,44 @@ def test_fmt_and_decompile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     audience.write_text('{"NOT": {}}')
     status, _, err = run(["decompile", str(audience)], capsys)
     assert status == 1 and "$.NOT" in err
+
+
+MISSION = 'eye_color = "blue" and (last_purchase < 2 days or push is opted_in)'
+
+
+def test_send_to_the_local_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(["send", "--local", "--campaign", "c1", "--broadcast", MISSION], capsys)
+    assert status == 0
+    report = json.loads(out)
+    assert report["result"]["counts"]["accepted"] == 1
+    (body,) = report["local"]["sent"]
+    assert body["audience"] == __import__("audience_dsl").compile(MISSION)
+    assert report["local"]["received"] == ["external_id:u-1", "external_id:u-2"]
+
+
+def test_send_recipients_from_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    people = tmp_path / "people.jsonl"
+    people.write_text("".join(f'{{"external_user_id": "u{i}"}}\n' for i in range(120)))
+    argv = ["send", "--local", "--campaign", "c1", "--recipients", str(people), "vip"]
+    status, out, _ = run(argv, capsys)
+    assert status == 0
+    result = json.loads(out)["result"]
+    assert result["counts"]["accepted"] == 120
+    assert len(result["requests"]) == 3  # at most 50 recipients a request
+
+
+def test_send_dry_run_and_usage_errors(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BRAZE_REST_API_KEY", raising=False)
+    status, _, err = run(
+        ["send", "--instance", "US-01", "--campaign", "c1", "--broadcast", "a"], capsys
+    )
+    assert status == 2 and "BRAZE_REST_API_KEY" in err
+    monkeypatch.setenv("BRAZE_REST_API_KEY", "secret-key-123")
+    argv = ["send", "--instance", "US-01", "--campaign", "c1", "--broadcast", "--dry-run", "a"]
+    status, out, err = run(argv, capsys)
+    assert status == 0
+    assert "secret-key-123" not in out + err
+    status, _, err = run(["send", "--local", "--campaign", "c1", "--broadcast", "a ="], capsys)
+    assert status == 1 and "expected a value" in err

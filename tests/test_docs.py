@@ -34,6 +34,9 @@ MODULES = [
     "audience_dsl.evaluator",
     "audience_dsl.braze",
     "audience_dsl.strategies",
+    "audience_dsl.request",
+    "audience_dsl.sender",
+    "audience_dsl.testing",
 ]
 
 

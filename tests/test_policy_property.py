@@ -78,3 +78,11 @@ def test_case_insensitive_not_equal_without_lists_is_refused() -> None:
         audience_dsl.compile('not color = "blue"', semantics=semantics)
     # Comparisons that do not involve string (in)equality are unaffected.
     assert audience_dsl.compile("not age > 3", semantics=semantics)
+
+
+def test_case_insensitive_not_equal_cannot_be_negated_even_with_lists() -> None:
+    # Its complement would be an `equals` that ignores case; Braze has none.
+    semantics = Semantics(string_not_equal_case_sensitive=False)
+    with pytest.raises(UnsupportedError, match="ignore case"):
+        audience_dsl.compile('not color != "blue"', semantics=semantics, list_comparisons=True)
+    assert audience_dsl.compile('not color = "blue"', semantics=semantics, list_comparisons=True)

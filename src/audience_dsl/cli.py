@@ -1,13 +1,15 @@
 """The ``audience-dsl`` command line. It calls only the public API.
 
 Exit status: 0 success, 1 a user error (the rule, JSON or parameters are wrong; the
-diagnostic is on standard error), 2 a usage error (bad arguments, unreadable file).
+diagnostic is on standard error), 2 a usage error (bad arguments, unreadable file),
+3 for ``send`` when the request went out but not every recipient was accepted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -108,6 +110,45 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     validate_parser.add_argument("file", nargs="?", default="-", help="a JSON file ('-': stdin)")
 
+    send_parser = commands.add_parser(
+        "send", help="compile a rule and send it with POST /campaigns/trigger/send"
+    )
+    _add_rule_arguments(send_parser)
+    send_parser.add_argument("--campaign", required=True, help="the API-triggered campaign id")
+    whom = send_parser.add_mutually_exclusive_group(required=True)
+    whom.add_argument(
+        "--broadcast", action="store_true", help="send to everyone the audience selects"
+    )
+    whom.add_argument("--recipients", help="a JSON-lines file of Braze recipient objects")
+    where = send_parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--local",
+        action="store_true",
+        help="send to a local Braze-compatible endpoint started for this run, holding "
+        "sample users (or --users)",
+    )
+    where.add_argument("--instance", help="a Braze instance: US-01 ... US-08, EU-01, ...")
+    where.add_argument("--url", help="a REST endpoint URL")
+    send_parser.add_argument(
+        "--key-env",
+        default="BRAZE_REST_API_KEY",
+        help="the environment variable holding the REST API key (never an argument)",
+    )
+    send_parser.add_argument("--users", help="with --local: a JSON-lines file of user profiles")
+    send_parser.add_argument("--schema", help="a JSON or TOML schema of attribute types")
+    send_parser.add_argument("--trigger-properties", help="a JSON object for the message")
+    send_parser.add_argument("--send-id", help="a send identifier for reporting")
+    send_parser.add_argument("--journal", help="record outcomes here; a rerun resumes")
+    send_parser.add_argument(
+        "--resend-unknown",
+        action="store_true",
+        help="with --journal: also resend recipients whose outcome is unknown",
+    )
+    send_parser.add_argument("--dry-run", action="store_true", help="print the bodies only")
+    send_parser.add_argument(
+        "--allow-everyone", action="store_true", help="allow an audience that selects everyone"
+    )
+
     preview_parser = commands.add_parser(
         "preview", help="run a rule over exported users (JSON lines): who would match"
     )
@@ -144,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _NotFormatted as exc:
         print(f"audience-dsl: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except _PartlySent as exc:
+        print(exc.output)
+        print(f"audience-dsl: {exc}", file=sys.stderr)
+        return EXIT_NOT_ALL_ACCEPTED
     except audience_dsl.AudienceError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USER_ERROR
@@ -232,6 +277,80 @@ def _preview(args: argparse.Namespace) -> str | None:
     return str(result)
 
 
+EXIT_NOT_ALL_ACCEPTED = 3
+
+
+class _PartlySent(Exception):
+    def __init__(self, output: str) -> None:
+        super().__init__("not every recipient was accepted")
+        self.output = output
+
+
+def _json_lines(path: str) -> list[Any]:
+    items = []
+    for number, line in enumerate(_read_file(path).splitlines(), 1):
+        if line.strip():
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise _UsageError(f"{path}:{number}: not JSON: {exc.msg}") from None
+    return items
+
+
+def _send(args: argparse.Namespace) -> str | None:
+    from contextlib import ExitStack
+
+    from .sender import BrazeClient
+    from .testing import SAMPLE_PROFILES, LocalBraze
+
+    text, _name = _read_rule(args)
+    rule = audience_dsl.parse(text, params=_params(args) or {})
+    properties = None
+    if args.trigger_properties is not None:
+        try:
+            properties = json.loads(args.trigger_properties)
+        except json.JSONDecodeError as exc:
+            raise _UsageError(f"--trigger-properties is not JSON: {exc.msg}") from None
+    recipients = _json_lines(args.recipients) if args.recipients else None
+    with ExitStack() as stack:
+        local = None
+        if args.local:
+            users = _json_lines(args.users) if args.users else SAMPLE_PROFILES
+            local = stack.enter_context(
+                LocalBraze(campaigns=[args.campaign], keys=["local"], profiles=users)
+            )
+            key, base = "local", local.url
+        else:
+            key = os.environ.get(args.key_env, "")
+            if not key:
+                raise _UsageError(f"no API key: set the environment variable {args.key_env}")
+            base = args.instance or args.url
+        client = stack.enter_context(BrazeClient(key, base, allow_any_host=bool(args.local)))
+        result = client.trigger_send(
+            args.campaign,
+            audience=rule,
+            recipients=recipients,
+            broadcast=True if args.broadcast else None,
+            trigger_properties=properties,
+            send_id=args.send_id,
+            schema=args.schema,
+            dry_run=args.dry_run,
+            journal=args.journal,
+            resend_unknown=args.resend_unknown,
+            allow_everyone=args.allow_everyone,
+        )
+        report: dict[str, Any] = {"result": result.to_json()}
+        if local is not None:
+            report["local"] = {
+                "sent": local.accepted_bodies(),
+                "received": [delivery.user for delivery in local.deliveries],
+            }
+    output = json.dumps(report, indent=2)
+    if not args.dry_run and not result.ok:
+        raise _PartlySent(output)
+    return output
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], str | None]] = {
     "compile": _compile,
     "check": _compile,
@@ -239,6 +358,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], str | None]] = {
     "fmt": _fmt,
     "decompile": _decompile,
     "preview": _preview,
+    "send": _send,
 }
 
 

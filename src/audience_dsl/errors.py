@@ -11,7 +11,11 @@ RecursionError) are caught at the boundary where they arise and re-raised as our
     │   └── UnsupportedError       Braze cannot express it exactly (so it is refused)
     ├── SchemaError                a schema is malformed
     ├── ValidationError            a Connected Audience object breaks Braze's rules
-    └── SendError                  sending failed
+    │   └── request.InvalidRequestError    a request body breaks them (rules 1-24)
+    └── SendError                  sending failed; in audience_dsl.sender:
+        ├── ConnectionFailed, OutcomeUnknown, SendInterrupted, JournalError
+        └── BrazeHTTPError: AuthenticationError, RateLimitError, ServerError,
+                            RequestRejected
 
     AudienceWarning                compiles, but is probably not what was meant
 

@@ -165,6 +165,17 @@ def negate(
     if comparison in REFUSED:
         raise _Refusal(_refusal(leaf.span, not_span, *_time_refusal(leaf)))
     is_string = isinstance(leaf.value, str) and comparison in (C.EQUALS, C.NOT_EQUAL)
+    if is_string and comparison is C.NOT_EQUAL and not options.case_sensitive_not_equal:
+        raise _Refusal(
+            _refusal(
+                leaf.span,
+                not_span,
+                "`not` over `!=` on a string cannot be compiled exactly when `not_equal` may "
+                "ignore case: its complement would be an `equals` that ignores case, which "
+                "Braze does not have",
+                f'write `{leaf.name} = "..."` for each spelling you mean, joined with `or`',
+            )
+        )
     if is_string and options.list_comparisons:
         # Braze documents is_any_of/is_none_of as case-sensitive, with is_none_of matching
         # users without the attribute, so they are the safest complements of (in)equality.
