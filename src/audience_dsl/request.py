@@ -26,11 +26,11 @@ import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import braze
@@ -236,35 +236,17 @@ class _RecipientShape(_Model):
     send_to_existing_only: bool | None = None
     attributes: dict[str, Any] | None = None
 
-    @field_validator("external_user_id", "email", "braze_id", mode="before")
-    @classmethod
-    def _ids_not_null(cls, value: object) -> object:
-        return _no_null(value, 15)
+    #: The rule that each optional key breaks when it is present but null.
+    _NULL_RULES: ClassVar[dict[str, int]] = {
+        "external_user_id": 15, "email": 15, "braze_id": 15, "user_alias": 16,
+        "prioritization": 17, "send_to_existing_only": 18, "trigger_properties": 19,
+        "attributes": 20,
+    }  # fmt: skip
 
-    @field_validator("user_alias", mode="before")
+    @field_validator(*_NULL_RULES, mode="before")
     @classmethod
-    def _alias_not_null(cls, value: object) -> object:
-        return _no_null(value, 16)
-
-    @field_validator("prioritization", mode="before")
-    @classmethod
-    def _prioritization_not_null(cls, value: object) -> object:
-        return _no_null(value, 17)
-
-    @field_validator("send_to_existing_only", mode="before")
-    @classmethod
-    def _existing_not_null(cls, value: object) -> object:
-        return _no_null(value, 18)
-
-    @field_validator("trigger_properties", mode="before")
-    @classmethod
-    def _properties_not_null(cls, value: object) -> object:
-        return _no_null(value, 19)
-
-    @field_validator("attributes", mode="before")
-    @classmethod
-    def _attributes_not_null(cls, value: object) -> object:
-        return _no_null(value, 20)
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        return _no_null(value, cls._NULL_RULES[str(info.field_name)])
 
     @field_validator("external_user_id", "braze_id")
     @classmethod
@@ -366,35 +348,16 @@ class _BodyShape(_Model):
     recipients: list[_RecipientShape] | None = None
     attachments: list[_AttachmentShape] | None = None
 
-    @field_validator("send_id", mode="before")
-    @classmethod
-    def _send_id_not_null(cls, value: object) -> object:
-        return _no_null(value, 6)
+    #: The rule that each optional key breaks when it is present but null.
+    _NULL_RULES: ClassVar[dict[str, int]] = {
+        "send_id": 6, "trigger_properties": 7, "broadcast": 8, "audience": 12,
+        "recipients": 9, "attachments": 13,
+    }  # fmt: skip
 
-    @field_validator("trigger_properties", mode="before")
+    @field_validator(*_NULL_RULES, mode="before")
     @classmethod
-    def _properties_not_null(cls, value: object) -> object:
-        return _no_null(value, 7)
-
-    @field_validator("broadcast", mode="before")
-    @classmethod
-    def _broadcast_not_null(cls, value: object) -> object:
-        return _no_null(value, 8)
-
-    @field_validator("audience", mode="before")
-    @classmethod
-    def _audience_not_null(cls, value: object) -> object:
-        return _no_null(value, 12)
-
-    @field_validator("recipients", mode="before")
-    @classmethod
-    def _recipients_not_null(cls, value: object) -> object:
-        return _no_null(value, 9)
-
-    @field_validator("attachments", mode="before")
-    @classmethod
-    def _attachments_not_null(cls, value: object) -> object:
-        return _no_null(value, 13)
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        return _no_null(value, cls._NULL_RULES[str(info.field_name)])
 
     @field_validator("campaign_id")
     @classmethod

@@ -240,6 +240,15 @@ class Limits:
     minute: float = 60.0
     hour: float = 3600.0
 
+    def window(self, bucket: str) -> tuple[float, int]:
+        """(length in seconds, requests allowed) of a bucket: ``"hour"`` (recipient calls),
+        ``"minute"`` (all broadcasts), or any other name (one unique audience)."""
+        if bucket == "hour":
+            return self.hour, self.requests_per_hour
+        if bucket == "minute":
+            return self.minute, self.broadcast_per_minute
+        return self.minute, self.per_audience_per_minute
+
 
 # ---- pacing -------------------------------------------------------------------------------
 
@@ -297,13 +306,7 @@ class Pacer:
     def _window(self, bucket: str) -> _Window:
         window = self._windows.get(bucket)
         if window is None:
-            lim = self.limits
-            if bucket == "hour":
-                window = _Window(lim.hour, lim.requests_per_hour)
-            elif bucket == "minute":
-                window = _Window(lim.minute, lim.broadcast_per_minute)
-            else:
-                window = _Window(lim.minute, lim.per_audience_per_minute)
+            window = _Window(*self.limits.window(bucket))
             self._windows[bucket] = window
         return window
 

@@ -290,13 +290,7 @@ class LocalBraze:
     def _bucket(self, name: str) -> _Bucket:
         bucket = self._state.buckets.get(name)
         if bucket is None:
-            lim = self.limits
-            if name == "hour":
-                bucket = _Bucket(lim.hour, lim.requests_per_hour)
-            elif name == "minute":
-                bucket = _Bucket(lim.minute, lim.broadcast_per_minute)
-            else:
-                bucket = _Bucket(lim.minute, lim.per_audience_per_minute)
+            bucket = _Bucket(*self.limits.window(name))
             self._state.buckets[name] = bucket
         return bucket
 
