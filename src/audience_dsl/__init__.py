@@ -172,14 +172,17 @@ def _to_audience(
     types = Schema.coerce(schema) if schema is not None else None
     if strict and types is None:
         raise SchemaError("strict checking needs a schema")
-    problems = type_conflicts(expr, known=types or ())
-    problems.extend(check_regexes(expr, source, stacklevel=stacklevel))
+    nodes = list(ast.walk(expr))  # one walk, shared by every check
+    problems = type_conflicts(expr, known=types or (), nodes=nodes)
+    problems.extend(check_regexes(expr, source, stacklevel=stacklevel, nodes=nodes))
     if types is not None:
         try:
-            check_schema(expr, types, strict=strict, source=source)
+            check_schema(expr, types, strict=strict, source=source, nodes=nodes)
         except AudienceTypeError as error:
             problems.extend(error.diagnostics)
-    problems.extend(warn_suspicious(expr, source, stacklevel=stacklevel, strict=strict))
+    problems.extend(
+        warn_suspicious(expr, source, stacklevel=stacklevel, strict=strict, nodes=nodes)
+    )
     if problems:
         raise AudienceTypeError(problems, source or Source(""))
     return to_json(lower(expr, source, options), source)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
 from . import ast
@@ -87,11 +87,13 @@ def check_types(
     return {}
 
 
-def type_conflicts(expr: ast.Node, known: Container[str] = ()) -> list[Diagnostic]:
+def type_conflicts(
+    expr: ast.Node, known: Container[str] = (), nodes: Sequence[ast.Node] | None = None
+) -> list[Diagnostic]:
     """A diagnostic for each use of an attribute with another type than its first use."""
     seen: dict[str, tuple[T, Span | None]] = {}
     problems: list[Diagnostic] = []
-    for node in ast.walk(expr):
+    for node in ast.walk(expr) if nodes is None else nodes:
         for name, kind, name_span, value_span in _uses(node):
             if kind is None or name in known:
                 continue
@@ -118,7 +120,11 @@ def type_conflicts(expr: ast.Node, known: Container[str] = ()) -> list[Diagnosti
 
 
 def warn_suspicious(
-    expr: ast.Node, source: Source | None = None, stacklevel: int = 3, strict: bool = False
+    expr: ast.Node,
+    source: Source | None = None,
+    stacklevel: int = 3,
+    strict: bool = False,
+    nodes: Sequence[ast.Node] | None = None,
 ) -> list[Diagnostic]:
     """Warn about what compiles but is probably not meant.
 
@@ -136,7 +142,7 @@ def warn_suspicious(
         warnings.warn(f"{where}{message}", AudienceWarning, stacklevel=stacklevel + 1)
 
     seen: set[str] = set()
-    for node in ast.walk(expr):
+    for node in ast.walk(expr) if nodes is None else nodes:
         name = getattr(node, "name", None)
         span = getattr(node, "name_span", None) or node.span
         if isinstance(name, str) and name not in seen:

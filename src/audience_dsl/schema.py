@@ -14,7 +14,7 @@ import math
 import re
 import tomllib
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -314,7 +314,12 @@ def _name_text(name: str) -> str:
 
 
 def check_schema(
-    expr: ast.Node, schema: Schema, *, strict: bool = False, source: Source | None = None
+    expr: ast.Node,
+    schema: Schema,
+    *,
+    strict: bool = False,
+    source: Source | None = None,
+    nodes: Sequence[ast.Node] | None = None,
 ) -> None:
     """Check every condition of ``expr`` against ``schema``; one error lists every problem.
 
@@ -323,7 +328,7 @@ def check_schema(
     """
     source = source or Source("")
     checker = _Checker(schema, strict, source)
-    for node in ast.walk(expr):
+    for node in ast.walk(expr) if nodes is None else nodes:
         if isinstance(node, ast.Attribute):
             checker.comparison(
                 node.name, node.comparison, node.value, node.span, node.value_span, node.name_span
@@ -350,7 +355,10 @@ def check_schema(
 
 
 def check_regexes(
-    expr: ast.Node, source: Source | None = None, stacklevel: int = 3
+    expr: ast.Node,
+    source: Source | None = None,
+    stacklevel: int = 3,
+    nodes: Sequence[ast.Node] | None = None,
 ) -> list[Diagnostic]:
     """Check every regex; return diagnostics for invalid ones, warn about risky ones.
 
@@ -359,7 +367,7 @@ def check_regexes(
     mistake inside the pattern is reported.
     """
     problems: list[Diagnostic] = []
-    for node in ast.walk(expr):
+    for node in ast.walk(expr) if nodes is None else nodes:
         if not isinstance(node, ast.Attribute) or node.comparison not in (
             C.MATCHES_REGEX,
             C.DOES_NOT_MATCH_REGEX,
