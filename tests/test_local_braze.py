@@ -251,3 +251,10 @@ def test_result_as_json(local_braze: LocalBraze) -> None:
     assert json.loads(json.dumps(summary)) == summary
     assert dry.to_json()["bodies"] == [{"campaign_id": "c1",
                                         "recipients": [{"external_user_id": "a"}]}]
+
+
+def test_the_fixture_is_a_registered_pytest_plugin() -> None:
+    from importlib.metadata import entry_points
+
+    plugins = {entry.name: entry.value for entry in entry_points(group="pytest11")}
+    assert plugins.get("audience_dsl") == "audience_dsl.testing"
