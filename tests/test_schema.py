@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import audience_dsl
@@ -179,6 +179,7 @@ def profiles_of(draw: st.DrawFn, schema: dict[str, T]) -> list[dict[str, Any]]:
     return users
 
 
+@settings(max_examples=30)  # each example is a few hundred profiles
 @given(
     st.dictionaries(
         st.from_regex(r"[a-z]{1,8}", fullmatch=True), TYPES, min_size=1, max_size=6
