@@ -193,6 +193,13 @@ def _no_null(value: object, number: int) -> object:
     return value
 
 
+def _within_properties_limit(value: dict[str, Any], number: int) -> dict[str, Any]:
+    size = _json_bytes(value)
+    if size is not None and size > MAX_PROPERTIES_BYTES:
+        raise _rule(number, f"is {size} bytes; at most {MAX_PROPERTIES_BYTES} (50 KB)")
+    return value
+
+
 def _json_bytes(value: object) -> int | None:
     try:
         return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
@@ -280,10 +287,7 @@ class _RecipientShape(_Model):
     @field_validator("trigger_properties")
     @classmethod
     def _properties_size(cls, value: dict[str, Any]) -> dict[str, Any]:
-        size = _json_bytes(value)
-        if size is not None and size > MAX_PROPERTIES_BYTES:
-            raise _rule(19, f"is {size} bytes; at most {MAX_PROPERTIES_BYTES} (50 KB)")
-        return value
+        return _within_properties_limit(value, 19)
 
     @model_validator(mode="after")
     def _one_identifier(self) -> _RecipientShape:
@@ -378,10 +382,7 @@ class _BodyShape(_Model):
     @field_validator("trigger_properties")
     @classmethod
     def _properties_size(cls, value: dict[str, Any]) -> dict[str, Any]:
-        size = _json_bytes(value)
-        if size is not None and size > MAX_PROPERTIES_BYTES:
-            raise _rule(7, f"is {size} bytes; at most {MAX_PROPERTIES_BYTES} (50 KB)")
-        return value
+        return _within_properties_limit(value, 7)
 
     @field_validator("recipients")
     @classmethod
