@@ -25,6 +25,7 @@ from typing import TypeAlias
 from .source import Source, Span
 
 __all__ = [
+    "OPERATORS",
     "ORDERING",
     "RELATIVE_DAYS",
     "TIME_COMPARISONS",
@@ -103,6 +104,22 @@ RELATIVE_DAYS: frozenset[Comparison] = frozenset(
     }
 )
 TIME_COMPARISONS: frozenset[Comparison] = RELATIVE_DAYS | {Comparison.AFTER, Comparison.BEFORE}
+
+
+#: The canonical operator of each comparison written as one operator between a custom
+#: attribute and its value (the printer's spelling; hints use it too).
+OPERATORS: dict[Comparison, str] = {
+    Comparison.EQUALS: "=",
+    Comparison.NOT_EQUAL: "!=",
+    Comparison.GREATER_THAN: ">",
+    Comparison.GREATER_THAN_OR_EQUAL_TO: ">=",
+    Comparison.LESS_THAN: "<",
+    Comparison.LESS_THAN_OR_EQUAL_TO: "<=",
+    Comparison.INCLUDES_VALUE: "contains",
+    Comparison.DOES_NOT_INCLUDE_VALUE: "does not contain",
+    Comparison.AFTER: "after",
+    Comparison.BEFORE: "before",
+}
 
 
 class DataType(StrEnum):

@@ -36,19 +36,7 @@ __all__ = ["print_rule"]
 
 _NOWHERE = Span(0, 0, 1, 1, 1, 1)
 
-#: The canonical operator of each comparison on a custom attribute, where it is one word.
-_OPERATORS: dict[C, str] = {
-    C.EQUALS: "=",
-    C.NOT_EQUAL: "!=",
-    C.GREATER_THAN: ">",
-    C.GREATER_THAN_OR_EQUAL_TO: ">=",
-    C.LESS_THAN: "<",
-    C.LESS_THAN_OR_EQUAL_TO: "<=",
-    C.INCLUDES_VALUE: "contains",
-    C.DOES_NOT_INCLUDE_VALUE: "does not contain",
-    C.AFTER: "after",
-    C.BEFORE: "before",
-}
+_OPERATORS = ast.OPERATORS
 
 #: Relative-time comparisons: (operator, whether the duration is in the future).
 _RELATIVE: dict[C, tuple[str, bool]] = {

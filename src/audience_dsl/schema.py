@@ -43,24 +43,15 @@ _TYPE_NAMES: dict[str, T] = {
 
 # How each comparison is written in rule text, for hints.
 _WRITTEN: dict[C, str] = {
-    C.EQUALS: "=",
-    C.NOT_EQUAL: "!=",
-    C.GREATER_THAN: ">",
-    C.GREATER_THAN_OR_EQUAL_TO: ">=",
-    C.LESS_THAN: "<",
-    C.LESS_THAN_OR_EQUAL_TO: "<=",
+    **ast.OPERATORS,
     C.MATCHES_REGEX: "~",
     C.DOES_NOT_MATCH_REGEX: "!~",
-    C.INCLUDES_VALUE: "contains",
-    C.DOES_NOT_INCLUDE_VALUE: "not contains",
     C.EXISTS: "exists",
     C.DOES_NOT_EXIST: "does not exist",
     C.LESS_THAN_X_DAYS_AGO: "< N days",
     C.GREATER_THAN_X_DAYS_AGO: "> N days",
     C.LESS_THAN_X_DAYS_IN_THE_FUTURE: "< N days from now",
     C.GREATER_THAN_X_DAYS_IN_THE_FUTURE: "> N days from now",
-    C.AFTER: "after",
-    C.BEFORE: "before",
 }
 
 
