@@ -153,6 +153,7 @@ def format(text: str, *, width: int = 88) -> str:
     >>> print(format("AND_x == 1 && b  # why b"))
     AND_x = 1 and b  # why b
     """
+    _source(text, "<rule>")  # only text is a rule
     return format_rule(text, width=width)
 
 
@@ -167,6 +168,10 @@ def _source(text: object, name: str) -> Source:
 def _to_audience(
     rule: Rule | ast.Node, schema: Any, strict: bool, stacklevel: int, options: Options = DEFAULT
 ) -> dict[str, Any]:
+    if not isinstance(rule, ast.Node):
+        raise ValidationError(
+            [("rule", f"expected a Rule or an AST node (from parse()), not {type(rule).__name__}")]
+        )
     source = rule.source if isinstance(rule, Rule) else None
     expr = rule.expr if isinstance(rule, Rule) else rule
     types = Schema.coerce(schema) if schema is not None else None

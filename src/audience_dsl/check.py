@@ -474,6 +474,18 @@ def bind(
 
     Raises :class:`ParameterError` naming every missing, unused or ill-typed parameter.
     """
+    if params is not None and (
+        not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params)
+    ):
+        raise ParameterError(
+            Diagnostic(
+                f"params must map parameter names (strings) to values, not {_kind(params)}",
+                _NOWHERE,
+                "",
+                'pass e.g. params={"min_age": 21}',
+            ),
+            source or Source(""),
+        )
     if not params and source is not None and source.text and "$" not in source.text:
         return expr  # no parameter can stand in a text without `$`
     source = source or Source("")

@@ -159,6 +159,10 @@ class Schema(Mapping[str, T]):
         listed in ``conflicts`` with every type seen.
         """
         counts: dict[str, dict[T, int]] = {}
+        if isinstance(profiles, str | bytes | Mapping) or not isinstance(profiles, Iterable):
+            raise SchemaError(
+                f"infer takes an iterable of user profiles, not {type(profiles).__name__}"
+            )
         for profile in profiles:
             attributes = profile.get("custom_attributes") if isinstance(profile, Mapping) else None
             if not isinstance(attributes, Mapping):
