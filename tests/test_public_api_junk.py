@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -59,3 +60,30 @@ def test_junk_in_only_our_errors_out(name: str, junk: Any) -> None:
         warnings.simplefilter("ignore")
         with contextlib.suppress(audience_dsl.AudienceError):
             CALLS[name](junk)
+
+
+@given(junk=JUNK)
+def test_junk_into_the_sender_only_our_errors_out(junk: Any) -> None:
+    from audience_dsl.sender import BrazeClient
+
+    def never(request: httpx.Request) -> httpx.Response:  # pragma: no cover - must not run
+        raise AssertionError("a request left the process")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for call in (
+            lambda: BrazeClient(junk, "US-01"),
+            lambda: BrazeClient("key", junk),
+        ):
+            with contextlib.suppress(audience_dsl.AudienceError):
+                call().close()
+        with BrazeClient("key", "US-01", transport=httpx.MockTransport(never)) as client:
+            for kwargs in (
+                {"recipients": junk},
+                {"audience": junk, "broadcast": True},
+                {"broadcast": junk, "audience": "a"},
+                {"recipients": [{"external_user_id": "x"}], "trigger_properties": junk},
+                {"recipients": [{"external_user_id": "x"}], "send_id": junk},
+            ):
+                with contextlib.suppress(audience_dsl.AudienceError):
+                    client.trigger_send("c1", dry_run=True, **kwargs)

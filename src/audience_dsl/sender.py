@@ -608,16 +608,20 @@ def _audience_json(audience: AudienceLike, schema: Any) -> dict[str, Any]:
     if isinstance(audience, _ast.Node):
         return to_audience(audience, schema=schema)
     if isinstance(audience, Mapping):
-        value = json.loads(json.dumps(audience))  # a plain copy, JSON-only
         from .schema import Schema
 
         types = Schema.coerce(schema) if schema is not None else None
         try:
-            braze.validate(value, schema_types=types)
+            braze.validate(dict(audience), schema_types=types)
         except ValidationError as exc:
             raise InvalidRequestError(
                 [("$.audience" + path[1:], f"rule 12: {message}") for path, message in exc.problems]
             ) from None
+        try:
+            value = json.loads(json.dumps(audience, allow_nan=False))  # a plain JSON copy
+        except (TypeError, ValueError, RecursionError) as exc:
+            problem = "nests too deeply to send" if isinstance(exc, RecursionError) else str(exc)
+            raise InvalidRequestError([("$.audience", f"rule 3: {problem}")]) from None
         return dict(value)
     raise InvalidRequestError(
         [("$.audience", f"rule 12: an audience is rule text, an AST or a dict, not "
@@ -654,6 +658,15 @@ def _plan(
     resend_unknown: bool,
     dry_run: bool,
 ) -> _Plan:
+    if recipients is not None and (
+        isinstance(recipients, str | bytes | Mapping) or not isinstance(recipients, Iterable)
+    ):
+        raise InvalidRequestError([(
+            "$.recipients",
+            f"rule 9: recipients are a list of recipient objects, not {type(recipients).__name__}",
+        )])
+    if journal is not None and not isinstance(journal, str | os.PathLike):
+        raise JournalError(f"journal is the path of a file, not {type(journal).__name__}")
     if recipients is None and broadcast is None:
         raise InvalidRequestError([(
             "$.broadcast",
