@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 from hypothesis import given, settings
 
 import audience_dsl
-from audience_dsl import ast, decompiler, formatter, printer
+from audience_dsl import ast
 from audience_dsl.ast import Comparison as C
 from audience_dsl.errors import AudienceError, UnsupportedError
 from audience_dsl.lower import lower
@@ -197,8 +195,3 @@ def test_core_trees_print_as_their_meaning(core: ast.CoreNode) -> None:
     text = print_rule(core)
     assert lower(audience_dsl.parse(text).expr) == lower(core)
 
-
-@pytest.mark.parametrize("module", [printer, decompiler, formatter])
-def test_docstring_examples(module: object) -> None:
-    failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
-    assert failures == 0

@@ -171,11 +171,11 @@ def decompile(audience: dict[str, Any] | str, *, width: int = 88) -> str:
     """The canonical rule text of a Connected Audience object (a dict or JSON text).
 
     >>> decompile({"OR": [
-    ...     {"custom_attribute": {"custom_attribute_name": "country",
+    ...     {"custom_attribute": {"custom_attribute_name": "market",
     ...                           "comparison": "equals", "value": "US"}},
-    ...     {"custom_attribute": {"custom_attribute_name": "country",
+    ...     {"custom_attribute": {"custom_attribute_name": "market",
     ...                           "comparison": "equals", "value": "CA"}},
     ... ]})
-    'country in ("US", "CA")'
+    'market in ("US", "CA")'
     """
     return print_rule(resugar(from_json(audience)), width=width)
