@@ -173,14 +173,21 @@ def test_bad_json_text(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "leaf",
+    ("leaf", "text"),
     [
-        attr("x", "is_any_of", ["a", "b"]),
-        attr("x", "is_none_of", ["1"]),
-        attr("x", "includes_value", ["a", "b"]),
-        attr("x", "after", "2020-01-01 10:00:00"),
+        (attr("x", "is_any_of", ["a", "b"]), 'y exists or x is any of ("a", "b")'),
+        (attr("x", "is_none_of", ["1"]), 'y exists or x is none of ("1")'),
+        (attr("x", "is_none_of", "1"), 'y exists or x is none of "1"'),
+        (attr("x", "includes_value", ["a", "b"]), 'y exists or x contains any of ("a", "b")'),
     ],
 )
+def test_list_comparisons_decompile_and_compile_back(leaf: dict[str, Any], text: str) -> None:
+    audience = {"OR": [attr("y", "exists"), leaf]}
+    assert decompile(audience) == text
+    assert audience_dsl.compile(text) == audience
+
+
+@pytest.mark.parametrize("leaf", [attr("x", "after", "2020-01-01 10:00:00")])
 def test_filters_without_text_form_are_refused(leaf: dict[str, Any]) -> None:
     with pytest.raises(UnsupportedError) as info:
         decompile({"OR": [attr("y", "exists"), leaf]})

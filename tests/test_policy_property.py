@@ -86,3 +86,29 @@ def test_case_insensitive_not_equal_cannot_be_negated_even_with_lists() -> None:
     with pytest.raises(UnsupportedError, match="ignore case"):
         audience_dsl.compile('not color != "blue"', semantics=semantics, list_comparisons=True)
     assert audience_dsl.compile('not color = "blue"', semantics=semantics, list_comparisons=True)
+
+
+LIST_RULES = [
+    'x is any of ("a", "b")',
+    'x is any of "a"',
+    'x is none of ("a", "b")',
+    'not x is any of ("a")',
+    'not x is none of ("a", "b")',
+    'tags contains any of ("a", "b")',
+    'not (tags contains any of ("a", "b"))',
+    'not (tags contains any of ("a")) or x is none of "b"',
+]
+LIST_VALUES: list[Any] = [None, "", "a", "A", "b", "c", [], ["a"], ["b", "c"], ["A"], 5, True]
+
+
+@pytest.mark.parametrize("text", LIST_RULES)
+@pytest.mark.parametrize("value", LIST_VALUES, ids=repr)
+def test_list_comparisons_written_in_rules_are_exact(text: str, value: Any) -> None:
+    for name, kind in (("x", str | list), ("tags", list)):
+        # Wrong-typed values are outside every exact negation (docs/negation.md).
+        wrong = not (value is None or isinstance(value, kind))
+        profile = {"custom_attributes": {name: value}}
+        compiled = audience_dsl.compile(text)
+        got = evaluate(compiled, profile, now=NOW)
+        want = evaluate(text, profile, now=NOW)
+        assert got == want or (wrong and "not" in text), (text, profile)

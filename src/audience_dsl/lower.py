@@ -164,6 +164,21 @@ def negate(
     comparison = leaf.comparison
     if comparison in REFUSED:
         raise _Refusal(_refusal(leaf.span, not_span, *_time_refusal(leaf)))
+    if comparison is C.INCLUDES_VALUE and isinstance(leaf.value, tuple):
+        # `includes_value` with a list holds when any value is included (documented); its
+        # negation is that none is, each value's complement pinned as for one value.
+        parts = [
+            negate(
+                ast.Attribute(
+                    name=leaf.name, comparison=C.INCLUDES_VALUE, value=item, span=leaf.span,
+                    name_span=leaf.name_span, value_span=leaf.value_span,
+                ),
+                not_span,
+                options,
+            )
+            for item in leaf.value
+        ]  # fmt: skip
+        return ast.flat_group(ast.AllOf, parts, leaf.span)  # type: ignore[return-value]
     is_string = isinstance(leaf.value, str) and comparison in (C.EQUALS, C.NOT_EQUAL)
     if is_string and comparison is C.NOT_EQUAL and not options.case_sensitive_not_equal:
         raise _Refusal(

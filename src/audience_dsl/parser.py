@@ -532,6 +532,35 @@ class _Builder:
         spans = tuple(_value_span(v) for v in values.values)
         return cls(name=name.text, values=texts, span=span, name_span=name.span, value_spans=spans)
 
+    def list_or_one(self, items: list[Any]) -> Any:
+        return items[0]
+
+    def is_any_of(self, items: list[Any]) -> ast.Attribute:
+        name, _is, _any, of, values = items
+        _word(of, "of", "`is any of (...)`")
+        return _list_filter(name, C.IS_ANY_OF, values, _span(_is).cover(_span(of)), "is any of")
+
+    def is_none_of(self, items: list[Any]) -> ast.Attribute:
+        name, _is, none, of, values = items
+        if str(none).lower() != "none":
+            hint = f"to compare with a value write `{_render_name(name.text)} = ...`"
+            _fail(
+                AudienceSyntaxError,
+                "`is` compares with true, false, null or set, or takes `any of` / `none of`",
+                _span(none),
+                f"found the name `{none}`",
+                hint,
+            )
+        _word(of, "of", "`is none of (...)`")
+        span = _span(_is).cover(_span(of))
+        return _list_filter(name, C.IS_NONE_OF, values, span, "is none of")
+
+    def includes_any_of(self, items: list[Any]) -> ast.Attribute:
+        name, keyword, _any, of, values = items
+        _word(of, "of", f"`{keyword} any of (...)`")
+        span = _span(keyword).cover(_span(of))
+        return _list_filter(name, C.INCLUDES_VALUE, values, span, f"{keyword} any of")
+
     def exists(self, items: list[Any]) -> ast.Attribute:
         name, op = items
         return ast.Attribute(
@@ -872,9 +901,61 @@ def _unescape_backticks(token: Token) -> str:
     return "".join(out)
 
 
+def _word(token: Token, word: str, form: str) -> None:
+    """Check that a soft keyword (a NAME in the grammar) is ``word``."""
+    if str(token).lower() != word:
+        _fail(
+            AudienceSyntaxError,
+            f"expected `{word}`, found `{token}`",
+            _span(token),
+            f"not `{word}`",
+            f"the form is {form}",
+        )
+
+
+def _list_filter(
+    name: _Name, comparison: ast.Comparison, values: Token | _List, op_span: Span, form: str
+) -> ast.Attribute:
+    """One of Braze's list comparisons: a list of strings, or a single string."""
+    if isinstance(values, Token):
+        value: ast.Value = _decode_string(values)
+        spans: tuple[Span, ...] = (_span(values),)
+        end = _span(values)
+    else:
+        end = values.span
+        if isinstance(values.values, ast.Param):
+            _fail(
+                AudienceSyntaxError,
+                f"`{form}` takes its values in parentheses, not a list parameter",
+                values.span,
+                "a parameter",
+                f"write `{_render_name(name.text)} in $list` (an OR of `equals`), or the "
+                "values themselves",
+            )
+        op = _Op("LIST", False, op_span, form)
+        _non_empty(name, op, values)
+        texts = []
+        for item in values.values:
+            if not (isinstance(item, Token) and item.type == "STRING"):
+                _fail(
+                    AudienceTypeError,
+                    f"`{form}` takes strings",
+                    _value_span(item),
+                    f"found {_describe(item)}",
+                    'write the values as strings, e.g. ("a", "b")',
+                )
+            texts.append(_decode_string(item))
+        value = tuple(texts)
+        spans = tuple(_value_span(v) for v in values.values)
+    return ast.Attribute(
+        name=name.text, comparison=comparison, value=value, span=name.span.cover(end),
+        name_span=name.span, value_span=spans[0] if len(spans) == 1 else spans[0].cover(spans[-1]),
+    )  # fmt: skip
+
+
 def _non_empty(name: _Name, op: _Op, values: _List) -> None:
     if not values.values:
-        examples = {"IN": '("US", "CA")', "CONTAINS": '("a", "b")'}
+        examples = {"IN": '("US", "CA")', "CONTAINS": '("a", "b")', "LIST": '("a", "b")'}
         _fail(
             UnsupportedError,
             "an empty list matches nobody (or everybody), and Braze has no filter for it",

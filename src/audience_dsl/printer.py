@@ -223,9 +223,8 @@ def _attribute_text(leaf: ast.Attribute) -> str:
     if comparison in (C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE):
         if isinstance(value, tuple | list):
             raise _NoText(
-                f"`{comparison.value}` with a list has no text form yet",
-                "the rule `x contains any (...)` compiles to an OR of single values instead",
-            )
+                f"`{comparison.value}` with a list is written with `_leaf`"
+            )  # pragma: no cover - _leaf handles the list forms first
         if not isinstance(value, str | ast.Param):
             raise _NoText(f"array attributes hold strings, so `{comparison.value}` takes one")
         return f"{name} {_OPERATORS[comparison]} {scalar_text(value)}"
@@ -234,11 +233,6 @@ def _attribute_text(leaf: ast.Attribute) -> str:
         return f"{name} {operator} {days_text(value, future)}"
     if comparison in (C.AFTER, C.BEFORE):
         return f"{name} {_OPERATORS[comparison]} {datetime_text(value)}"
-    if comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
-        raise _NoText(
-            f"the comparison `{comparison.value}` has no text form yet",
-            "write the values with `in (...)` / `not in (...)`, which compile to OR/AND groups",
-        )
     raise _NoText(f"a custom attribute cannot be compared with `{comparison.value}`")
 
 
@@ -284,8 +278,34 @@ def check_leaf(node: ast.Node) -> str | None:
     return None
 
 
+#: Braze's list comparisons and how a rule writes them.
+_LIST_FORMS = {
+    C.IS_ANY_OF: "is any of",
+    C.IS_NONE_OF: "is none of",
+    C.INCLUDES_VALUE: "contains any of",
+}
+
+
+def _list_leaf(node: ast.Attribute) -> _Leaf:
+    """``x is any of ("a", "b")``, ``x is none of "a"``, ``x contains any of (...)``."""
+    head = f"{name_text(node.name)} {_LIST_FORMS[node.comparison]}"
+    value = node.value
+    if isinstance(value, str):
+        return _Leaf(f"{head} {quote(value)}")
+    if not isinstance(value, tuple | list) or not value:
+        raise _NoText(f"`{node.comparison.value}` takes a string or a non-empty list of strings")
+    texts = [v for v in value if isinstance(v, str)]
+    if len(texts) != len(value):
+        raise _NoText(f"`{node.comparison.value}` takes strings")
+    return _Leaf(head, tuple(quote(v) for v in texts))
+
+
 def _leaf(node: ast.Node) -> _Leaf:
     if isinstance(node, ast.Attribute):
+        if node.comparison in (C.IS_ANY_OF, C.IS_NONE_OF) or (
+            node.comparison is C.INCLUDES_VALUE and isinstance(node.value, tuple | list)
+        ):
+            return _list_leaf(node)
         return _Leaf(_attribute_text(node))
     if isinstance(node, ast.Subscription):
         state = node.state

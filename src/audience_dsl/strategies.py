@@ -38,8 +38,8 @@ from .schema import Schema
 
 __all__ = ["audiences", "profiles", "rule_texts", "rules", "schemas"]
 
-#: Comparisons the language writes (the list comparisons only come from options).
-_WRITABLE = {kind: sorted(ALLOWED[kind] - {C.IS_ANY_OF, C.IS_NONE_OF}) for kind in T}
+#: Comparisons the language writes, for each type.
+_WRITABLE = {kind: sorted(ALLOWED[kind]) for kind in T}
 _INSTANTS = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
 )
@@ -83,6 +83,9 @@ def _value(kind: T, comparison: C) -> st.SearchStrategy[Any]:
         return st.integers(0, 3650)
     if comparison in (C.AFTER, C.BEFORE):
         return _INSTANTS.map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
+        words = st.text(max_size=6).filter(lambda s: "{{" not in s and "{%" not in s)
+        return words | st.lists(words, min_size=1, max_size=3).map(tuple)
     if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX):
         return st.sampled_from(["^a", "b$", "[0-9]+", "x|y", "a.c", "\\d", "^$", "é"])
     if kind is T.NUMERIC:
