@@ -44,7 +44,7 @@ def from_json(audience: dict[str, Any] | str) -> ast.CoreNode:
     Raises :class:`~audience_dsl.errors.ValidationError` listing every problem with its
     JSON path (checked by :func:`audience_dsl.validate`), and
     :class:`~audience_dsl.errors.UnsupportedError` for valid filters that rules cannot
-    write yet (``is_any_of``, ``is_none_of``, ``includes_value`` with a list).
+    write (a date-time not in the lexer's form, a string with a lone surrogate).
     """
     root = to_core(audience)
     if any(check_leaf(n) is not None for n in ast.walk(root) if not ast.children(n)):

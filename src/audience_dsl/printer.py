@@ -10,9 +10,8 @@ The layout is computed in two iterative passes (flat widths bottom-up, then line
 top-down), so trees of any depth print without recursion. Indentation stops growing at
 half the line width: a rule nested thousands of levels deep still prints in linear size.
 
-A few comparisons have no text form yet (``is_any_of``, ``is_none_of``, and
-``includes_value`` with a list): printing them raises
-:class:`~audience_dsl.errors.UnsupportedError` rather than writing text that would
+Values that no rule can write (a string with a lone surrogate, a name with a line
+break) raise :class:`~audience_dsl.errors.UnsupportedError` rather than text that would
 compile to something else.
 """
 
@@ -600,6 +599,6 @@ def print_rule(node: ast.Node, *, width: int = 88, indent: int = 2) -> str:
     'A_B = "x" and not (n >= 3 or p does not exist)'
 
     Raises :class:`~audience_dsl.errors.UnsupportedError` for a node with no text form
-    (``is_any_of``, ``is_none_of``, ``includes_value`` with a list, an empty group).
+    (an empty group, a value no rule can write).
     """
     return render(node, width=width, indent=indent)
