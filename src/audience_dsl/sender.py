@@ -276,7 +276,7 @@ class _Window:
 
     def take(self, now: float) -> None:
         self.used += 1
-        if self.end - now < min(1.0, self.length / 20):
+        if self.end - now < min(1.0, self.length / 4):
             self.carry += 1
 
     def wait(self, now: float) -> float:
