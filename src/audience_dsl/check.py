@@ -3,7 +3,7 @@
 * :func:`bind` replaces every ``$name`` with the caller's value, after checking that the
   value fits where the parameter stands. A value is only ever data: it can change what
   a filter compares with, never the shape of the rule.
-* :func:`check_types` infers each condition's data type from its comparison and value and
+* :func:`type_conflicts` infers each condition's data type from its comparison and value and
   reports every attribute used with two different types, all problems at once.
 * :func:`warn_suspicious` issues :class:`~audience_dsl.errors.AudienceWarning` for what
   compiles but is probably not meant.
@@ -20,10 +20,10 @@ from . import ast
 from .ast import Comparison as C
 from .ast import DataType as T
 from .braze import DEFAULT_FIELDS
-from .errors import AudienceTypeError, AudienceWarning, Diagnostic, Label, ParameterError
+from .errors import AudienceWarning, Diagnostic, Label, ParameterError
 from .source import Source, Span
 
-__all__ = ["bind", "check_types", "implied_type", "params_of", "type_conflicts", "warn_suspicious"]
+__all__ = ["bind", "implied_type", "params_of", "type_conflicts", "warn_suspicious"]
 
 _NOWHERE = Span(0, 0, 1, 1, 1, 1)
 
@@ -72,19 +72,6 @@ def _uses(node: ast.Node) -> list[tuple[str, T | None, Span | None, Span | None]
     if isinstance(node, ast.ContainsAny | ast.ContainsAll):
         return [(node.name, T.ARRAY, node.name_span, None)]
     return []
-
-
-def check_types(
-    expr: ast.Node, source: Source | None = None, known: Container[str] = ()
-) -> dict[str, T]:
-    """Infer each attribute's type; raise :class:`AudienceTypeError` listing every conflict.
-
-    Attributes in ``known`` (those a schema types) are left to the schema check.
-    """
-    problems = type_conflicts(expr, known)
-    if problems:
-        raise AudienceTypeError(problems, source or Source(""))
-    return {}
 
 
 def type_conflicts(

@@ -14,7 +14,8 @@ user, including users who lack the attribute:
 
 Comparisons with no exact complement (``before``/``after``, the relative-day filters,
 ``last_used_app``) are refused with an explanation and a rule the user can write instead.
-docs/negation.md is generated from these tables (see ``negation_table``).
+docs/negation.md shows what these tables do to each condition; tests/test_negation_doc.py
+checks it row by row against :func:`negate`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ __all__ = [
     "Options",
     "lower",
     "negate",
-    "negation_table",
 ]
 
 #: The comparison that holds on exactly the other present values.
@@ -432,28 +432,3 @@ def _head(span: Span | None, source: Source | None) -> Span | None:
     return Span(
         span.start, span.start + width, span.line, span.column, span.line, span.column + width
     )
-
-
-# ---- the table as data, for the docs --------------------------------------------------------
-
-
-def negation_table() -> list[tuple[str, str, str]]:
-    """(comparison, what ``not`` compiles to, why) for every comparison; drives the docs."""
-    rows: list[tuple[str, str, str]] = []
-    render: Callable[[C], str] = lambda c: f"`{c.value}`"  # noqa: E731
-    for comparison in C:
-        if comparison in REFUSED:
-            rows.append((render(comparison), "refused", REFUSED[comparison]))
-            continue
-        co = COMPLEMENT[comparison]
-        if comparison in (C.IS, C.IS_NOT, C.EXISTS, C.DOES_NOT_EXIST):
-            rows.append((render(comparison), render(co), "documented complement"))
-            continue
-        want = not MISSING_MATCHES[comparison]
-        if co in DOCUMENTED_MISSING and MISSING_MATCHES[co] == want:
-            rows.append((render(comparison), render(co), "documented for missing values"))
-        elif want:
-            rows.append((render(comparison), f"{render(co)} or `does_not_exist`", "pinned"))
-        else:
-            rows.append((render(comparison), f"{render(co)} and `exists`", "pinned"))
-    return rows
