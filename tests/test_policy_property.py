@@ -112,3 +112,17 @@ def test_list_comparisons_written_in_rules_are_exact(text: str, value: Any) -> N
         got = evaluate(compiled, profile, now=NOW)
         want = evaluate(text, profile, now=NOW)
         assert got == want or (wrong and "not" in text), (text, profile)
+
+
+def test_not_in_stays_not_equal_where_not_equal_may_ignore_case() -> None:
+    semantics = Semantics(string_not_equal_case_sensitive=False)
+    rule = 'color not in ("blue", "red")'
+    compiled = audience_dsl.compile(rule, semantics=semantics, list_comparisons=True)
+    assert [c["custom_attribute"]["comparison"] for c in compiled["AND"]] == ["not_equal"] * 2
+    profile = {"custom_attributes": {"color": "Blue"}}
+    assert evaluate(compiled, profile, now=NOW, semantics=semantics) == evaluate(
+        rule, profile, now=NOW, semantics=semantics
+    )
+    assert audience_dsl.compile(rule, list_comparisons=True)["custom_attribute"]["comparison"] == (
+        "is_none_of"
+    )

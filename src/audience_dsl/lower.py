@@ -304,9 +304,11 @@ def _expand(node: ast.Node, options: Options = DEFAULT) -> ast.Node:
         and len(node.values) > 1
         and all(isinstance(v, str) for v in node.values)
     )
-    if options.list_comparisons and strings:
+    negated = isinstance(node, ast.In) and node.negated
+    # `not in` is an AND of `not_equal`; `is_none_of` (case-sensitive) says the same only
+    # where `not_equal` is case-sensitive too.
+    if options.list_comparisons and strings and (options.case_sensitive_not_equal or not negated):
         assert isinstance(node, ast.In | ast.ContainsAny)
-        negated = isinstance(node, ast.In) and node.negated
         return ast.Attribute(
             name=node.name, comparison=C.IS_NONE_OF if negated else C.IS_ANY_OF,
             value=node.values, span=node.span, name_span=node.name_span,
