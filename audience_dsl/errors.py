@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from audience_dsl.source import Source, Span
 
@@ -42,6 +43,7 @@ __all__ = [
     "RuleError",
     "SchemaError",
     "SendError",
+    "Severity",
     "UnsupportedError",
     "ValidationError",
 ]
@@ -59,15 +61,30 @@ class Label:
     text: str
 
 
+class Severity(StrEnum):
+    """How bad a diagnostic is: an error stops the compile, a warning does not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
-    """One problem: a message, the span it is about, and optional label, hint and labels."""
+    """One problem: a message, the span it is about, and optional label, hint and labels.
+
+    ``code`` names the kind of problem in kebab-case (``unquoted-string``); codes are
+    stable and never reused (docs/diagnostics.md lists them). ``expected`` holds, for a
+    syntax error, what could have stood at the place, in words.
+    """
 
     message: str
     span: Span
     label: str = ""
     hint: str = ""
     labels: tuple[Label, ...] = field(default=())
+    code: str = ""
+    severity: Severity = Severity.ERROR
+    expected: tuple[str, ...] = ()
 
 
 class AudienceError(Exception):
