@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from audience_dsl import AudienceError, ParameterError, ValidationError, ast, parse
-from audience_dsl.evaluate.evaluator import (
+from audience_dsl.evaluate import (
     Explanation,
     Preview,
     audience_to_ast,

@@ -172,7 +172,7 @@ PROFILES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("audience_dsl.evaluate.evaluator") is None,
+@pytest.mark.skipif(importlib.util.find_spec("audience_dsl.evaluate") is None,
                     reason="the evaluator is not written yet")
 def test_who_would_have_received_it() -> None:
     now = datetime(2025, 1, 1, tzinfo=UTC)
