@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 
+from audience_dsl.analysis import Report, analyze
 from audience_dsl.braze.decompile import decompile
 from audience_dsl.braze.validate import validate
 from audience_dsl.check import Schema
@@ -53,6 +54,7 @@ __all__ = [
     "Explanation",
     "ParameterError",
     "Preview",
+    "Report",
     "Rule",
     "RuleError",
     "Schema",
@@ -64,6 +66,7 @@ __all__ = [
     "UnsupportedError",
     "ValidationError",
     "WrongType",
+    "analyze",
     "ast",
     "compile",
     "decompile",

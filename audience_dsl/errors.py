@@ -26,9 +26,12 @@ each diagnostic as a caret diagram under the offending text.
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from audience_dsl.source import Source, Span
 
@@ -50,7 +53,12 @@ __all__ = [
 
 
 class AudienceWarning(UserWarning):
-    """Something compiles but is probably not meant (a dotted name, Liquid in a value, ...)."""
+    """Something compiles but is probably not meant (a dotted name, Liquid in a value, ...).
+
+    ``diagnostic`` holds the warning as data (code, span, hint) when it comes from a rule.
+    """
+
+    diagnostic: Diagnostic | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +81,11 @@ class Diagnostic:
     """One problem: a message, the span it is about, and optional label, hint and labels.
 
     ``code`` names the kind of problem in kebab-case (``unquoted-string``); codes are
-    stable and never reused (docs/diagnostics.md lists them). ``expected`` holds, for a
-    syntax error, what could have stood at the place, in words.
+    stable and never reused (docs/diagnostics.md lists them). ``severity`` says whether
+    it stops the compile. ``expected`` holds, for a syntax error, what could have stood
+    at the place, one entry per kind of token (the seed of completion). ``source`` is the
+    text the span points into; it is attached when the diagnostic leaves the package (in
+    a :class:`RuleError` or a :class:`~audience_dsl.Report`) and takes no part in ``==``.
     """
 
     message: str
@@ -85,6 +96,72 @@ class Diagnostic:
     code: str = ""
     severity: Severity = Severity.ERROR
     expected: tuple[str, ...] = ()
+    source: Source | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+    @property
+    def column(self) -> int:
+        """Column of the start, 1-based, in code points."""
+        return self.span.column
+
+    @property
+    def end_line(self) -> int:
+        return self.span.end_line
+
+    @property
+    def end_column(self) -> int:
+        return self.span.end_column
+
+    @property
+    def utf16_column(self) -> int:
+        """Column of the start, 1-based, in UTF-16 code units (what LSP and JavaScript count)."""
+        return _utf16(self.source, self.span.line, self.span.column)
+
+    @property
+    def utf16_end_column(self) -> int:
+        return _utf16(self.source, self.span.end_line, self.span.end_column)
+
+    def with_source(self, source: Source) -> Diagnostic:
+        """This diagnostic attached to the text its span points into."""
+        return self if self.source is source else replace(self, source=source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: code, severity, message, label, hint, positions (code points
+        and UTF-16 units, 1-based lines and columns, 0-based offsets), related places and
+        expected tokens."""
+        out: dict[str, Any] = {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "label": self.label,
+            "hint": self.hint,
+        }
+        out.update(_position(self.span, self.source))
+        out["related"] = [
+            {"message": label.text, **_position(label.span, self.source)} for label in self.labels
+        ]
+        out["expected"] = list(self.expected)
+        return out
+
+
+def _utf16(source: Source | None, line: int, column: int) -> int:
+    return column if source is None else source.utf16_column(line, column)
+
+
+def _position(span: Span, source: Source | None) -> dict[str, int]:
+    return {
+        "line": span.line,
+        "column": span.column,
+        "end_line": span.end_line,
+        "end_column": span.end_column,
+        "utf16_column": _utf16(source, span.line, span.column),
+        "utf16_end_column": _utf16(source, span.end_line, span.end_column),
+        "start": span.start,
+        "end": span.end,
+    }
 
 
 class AudienceError(Exception):
@@ -100,7 +177,7 @@ class RuleError(AudienceError):
         ordered = sorted(diagnostics, key=lambda d: (d.span.start, d.span.end))
         if not ordered:
             raise ValueError("a RuleError needs at least one diagnostic")
-        self.diagnostics: tuple[Diagnostic, ...] = tuple(ordered)
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(d.with_source(source) for d in ordered)
         self.source = source
         super().__init__(self.diagnostics[0].message)
 
@@ -176,6 +253,46 @@ class SendError(AudienceError):
     """Sending a request to Braze failed."""
 
 
+# The registries that `warnings` keeps for our warnings (one per calling file), bounded:
+# Python's own registry of the calling module would keep one entry per distinct message
+# for ever (and messages quote users' values), so ours are emptied past a limit.
+_REGISTRIES: dict[str, dict[Any, Any]] = {}
+_REGISTRY_LIMIT = 1024
+
+
+def emit_warnings(diagnostics: Iterable[Diagnostic], stacklevel: int = 1) -> None:
+    """Issue each diagnostic as an :class:`AudienceWarning` at the caller's line.
+
+    ``stacklevel`` counts frames as :func:`warnings.warn` does: 1 is the function calling
+    this one, 2 its caller. Filters apply as usual (``default`` shows each distinct
+    message once per line); the registry behind that is bounded, so memory stays flat
+    however many distinct values a long-running process warns about.
+    """
+    frame = sys._getframe(1)
+    for _ in range(stacklevel - 1):
+        if frame.f_back is None:
+            break
+        frame = frame.f_back
+    for diagnostic in diagnostics:
+        span = diagnostic.span
+        warning = AudienceWarning(f"{span.line}:{span.column}: {diagnostic.message}")
+        warning.diagnostic = diagnostic
+        filename = frame.f_code.co_filename
+        registry = _REGISTRIES.get(filename)
+        if registry is None or len(registry) > _REGISTRY_LIMIT:
+            if len(_REGISTRIES) > _REGISTRY_LIMIT:
+                _REGISTRIES.clear()
+            registry = _REGISTRIES[filename] = {}
+        warnings.warn_explicit(
+            warning,
+            AudienceWarning,
+            filename,
+            frame.f_lineno,
+            module=frame.f_globals.get("__name__", "<string>"),
+            registry=registry,
+        )
+
+
 def render(diagnostic: Diagnostic, source: Source) -> str:
     """Draw one diagnostic as an ``error:`` line, a location and a caret diagram."""
     span = diagnostic.span
@@ -184,7 +301,7 @@ def render(diagnostic: Diagnostic, source: Source) -> str:
     width = len(str(max(place[0].line for place in places)))
     gutter = " " * (width + 2) + "|"
     out = [
-        f"error: {diagnostic.message}",
+        f"{diagnostic.severity.value}: {diagnostic.message}",
         f"{' ' * (width + 1)}--> {source.name}:{span.line}:{span.column}",
         gutter,
     ]

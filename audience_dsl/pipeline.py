@@ -10,11 +10,13 @@ front door.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from audience_dsl.braze.codec import to_json
+from audience_dsl.braze.shapes import Audience
 from audience_dsl.check import Schema, bind, check
-from audience_dsl.errors import AudienceSyntaxError, Diagnostic, ValidationError
+from audience_dsl.errors import AudienceSyntaxError, Diagnostic, ValidationError, emit_warnings
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Rule
 from audience_dsl.language.formatter import format_rule
@@ -42,50 +44,93 @@ def parse(
     return Rule(expr=expr, span=expr.span, source=source)
 
 
+#: What the public functions take as a schema: a :class:`Schema`, a mapping of attribute
+#: name to type, JSON text (a ``str`` starting with ``{``), or the path of a JSON or TOML
+#: file (any other ``str``, or a :class:`~pathlib.Path`).
+SchemaLike = Schema | Mapping[str, Any] | str | Path
+
+
 def to_audience(
     rule: Rule | ast.Node,
     *,
-    schema: Schema | Mapping[str, Any] | str | None = None,
+    schema: SchemaLike | None = None,
     strict: bool = False,
     semantics: Semantics | None = None,
     list_comparisons: bool = False,
-) -> dict[str, Any]:
+    warnings: list[Diagnostic] | None = None,
+) -> Audience:
     """An AST (a :class:`Rule` or any node) to the Connected Audience object.
 
     ``semantics`` is the missing-value policy the complements of ``not`` are pinned
     for (the documented defaults when None); ``list_comparisons`` lets the output use
     Braze's newer ``is_any_of``/``is_none_of`` (not every workspace accepts them).
+    ``warnings`` is as for :func:`compile`.
     """
     options = _options(semantics, list_comparisons)
-    return _to_audience(rule, schema, strict, stacklevel=4, options=options)
+    found: list[Diagnostic] = []
+    try:
+        return _to_audience(rule, schema, strict, options=options, warnings=found)
+    finally:
+        source = rule.source if isinstance(rule, Rule) else None
+        _hand_over(found, source, warnings)
 
 
 def compile(
     text: str,
     *,
-    schema: Schema | Mapping[str, Any] | str | None = None,
+    schema: SchemaLike | None = None,
     params: Mapping[str, Any] | None = None,
     strict: bool = False,
     semantics: Semantics | None = None,
     list_comparisons: bool = False,
     source_name: str = "<rule>",
-) -> dict[str, Any]:
+    warnings: list[Diagnostic] | None = None,
+) -> Audience:
     """Rule text to the Connected Audience object Braze takes as ``audience``.
 
-    ``schema`` (a :class:`Schema`, a mapping of attribute name to type, or the path of a
-    JSON or TOML file) checks every condition against the attributes' types; ``strict``
-    makes attributes missing from the schema errors. ``params`` binds ``$parameters``.
-    ``semantics`` and ``list_comparisons`` are as for :func:`to_audience`.
+    ``schema`` (a :class:`Schema`, a mapping of attribute name to type, JSON text, or
+    the path of a JSON or TOML file: see :meth:`Schema.coerce`) checks every condition
+    against the attributes' types; ``strict`` makes attributes missing from the schema
+    errors. ``params`` binds ``$parameters``. ``semantics`` and ``list_comparisons`` are
+    as for :func:`to_audience`.
+
+    Warnings (what compiles but is probably not meant) are :class:`Diagnostic` s of
+    severity warning. Given a list as ``warnings``, this call appends its own warnings
+    to it and issues none through Python's :mod:`warnings` module: the thread-safe way
+    to collect them per call (in a service, say). Without it, each is issued as an
+    :class:`~audience_dsl.AudienceWarning` at the caller's line, for scripts.
 
     >>> compile("last_purchase < 2 days")["custom_attribute"]["comparison"]
     'less_than_x_days_ago'
+    >>> found = []
+    >>> _ = compile("user.name exists", warnings=found)
+    >>> found[0].code
+    'nested-attribute'
     """
-    source = _source(text, source_name)
-    types = Schema.coerce(schema) if schema is not None else None
-    expr = bind(parse_expr(source), params or {}, source, types)
-    rule = Rule(expr=expr, span=expr.span, source=source)
-    options = _options(semantics, list_comparisons)
-    return _to_audience(rule, types, strict, stacklevel=5, options=options)
+    found: list[Diagnostic] = []
+    source: Source | None = None
+    try:
+        source = _source(text, source_name)
+        types = Schema.coerce(schema) if schema is not None else None
+        expr = bind(parse_expr(source), params or {}, source, types)
+        rule = Rule(expr=expr, span=expr.span, source=source)
+        options = _options(semantics, list_comparisons)
+        return _to_audience(rule, types, strict, options=options, warnings=found)
+    finally:
+        _hand_over(found, source, warnings)
+
+
+def _hand_over(
+    found: list[Diagnostic], source: Source | None, warnings: list[Diagnostic] | None
+) -> None:
+    """Give a call's warnings to its caller: into ``warnings``, or as AudienceWarnings
+    issued at the line that called the public function (three frames up from here)."""
+    if source is not None:
+        found = [d.with_source(source) for d in found]
+    if warnings is not None:
+        warnings.extend(found)
+    elif found:
+        emit_warnings(found, stacklevel=3)
 
 
 def _options(semantics: Semantics | None, list_comparisons: bool) -> Options:
@@ -111,14 +156,18 @@ def format(text: str, *, width: int = 88) -> str:
 def _source(text: object, name: str) -> Source:
     if not isinstance(text, str):
         raise AudienceSyntaxError(
-            Diagnostic(f"a rule is text, not {type(text).__name__}", NOWHERE), Source("")
+            Diagnostic(f"a rule is text, not {type(text).__name__}", NOWHERE, code="not-text"), Source("")
         )
     return Source(text, name)
 
 
 def _to_audience(
-    rule: Rule | ast.Node, schema: Any, strict: bool, stacklevel: int, options: Options = DEFAULT
-) -> dict[str, Any]:
+    rule: Rule | ast.Node,
+    schema: Any,
+    strict: bool,
+    options: Options = DEFAULT,
+    warnings: list[Diagnostic] | None = None,
+) -> Audience:
     if not isinstance(rule, ast.Node):
         raise ValidationError(
             [("rule", f"expected a Rule or an AST node (from parse()), not {type(rule).__name__}")]
@@ -126,5 +175,6 @@ def _to_audience(
     source = rule.source if isinstance(rule, Rule) else None
     expr = rule.expr if isinstance(rule, Rule) else rule
     types = Schema.coerce(schema) if schema is not None else None
-    checked = check(expr, source, schema=types, strict=strict, stacklevel=stacklevel)
-    return to_json(lower(checked, source, options), source)
+    checked = check(expr, source, schema=types, strict=strict, warnings=warnings)
+    # The codec builds exactly the shapes the TypedDicts describe (json_schema checks it).
+    return cast(Audience, to_json(lower(checked, source, options), source))

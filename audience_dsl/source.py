@@ -61,6 +61,13 @@ class Source:
         end_line, end_column = self.position(end)
         return Span(start, end, line, column, end_line, end_column)
 
+    def utf16_column(self, line: int, column: int) -> int:
+        """A 1-based column counted in UTF-16 code units (as LSP and JavaScript count),
+        from a 1-based column counted in code points."""
+        before = self.line_text(line)[: max(column - 1, 0)]
+        extra = sum(1 for ch in before if ord(ch) > 0xFFFF)  # astral: two units each
+        return column + extra
+
     def line_text(self, line: int) -> str:
         """The text of one line (1-based), without its line break."""
         if line < 1 or line > len(self._line_starts):

@@ -76,6 +76,7 @@ def to_json(node: ast.CoreNode, source: Source | None = None) -> dict[str, Any]:
                             "an empty group has no Braze equivalent",
                             current.span or NOWHERE,
                             "empty",
+                            code="empty-group",
                         ),
                         source or Source(""),
                     )
@@ -93,6 +94,7 @@ def to_json(node: ast.CoreNode, source: Source | None = None) -> dict[str, Any]:
                         "too deep",
                         "alternating `and` and `or` this deeply is rarely meant; simplify the "
                         "rule, or split it into several audiences",
+                        code="nesting-too-deep-for-braze",
                     ),
                     source or Source(""),
                 )
@@ -119,6 +121,7 @@ def _unbound(missing: list[ast.Param], source: Source | None) -> None:
                     p.span or NOWHERE,
                     f"${p.name}",
                     f"pass params={{'{p.name}': ...}}",
+                    code="unbound-parameter",
                 )
                 for p in missing
             ],

@@ -50,7 +50,7 @@ def from_json(audience: dict[str, Any] | str) -> ast.CoreNode:
         paths: dict[int, str] = {}
         root = to_core(audience, paths=paths)  # again, now keeping each filter's path
         diagnostics = [
-            Diagnostic(f"{paths[id(node)]}: {why}", NOWHERE, "no text form")
+            Diagnostic(f"{paths[id(node)]}: {why}", NOWHERE, "no text form", code="no-text-form")
             for node in ast.walk(root)
             if not ast.children(node) and (why := check_leaf(node)) is not None
         ]

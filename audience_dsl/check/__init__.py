@@ -21,7 +21,7 @@ from audience_dsl.check.regexes import check_regexes
 from audience_dsl.check.schema import Schema, check_schema
 from audience_dsl.check.suspicious import warn_suspicious
 from audience_dsl.check.types import type_conflicts
-from audience_dsl.errors import AudienceTypeError, SchemaError
+from audience_dsl.errors import AudienceTypeError, Diagnostic, SchemaError
 from audience_dsl.language import ast
 from audience_dsl.source import Source
 
@@ -34,28 +34,31 @@ def check(
     *,
     schema: Schema | None = None,
     strict: bool = False,
-    stacklevel: int = 2,
+    warnings: list[Diagnostic] | None = None,
 ) -> ast.Node:
     """``expr`` checked: every problem of every step raised at once as one
-    :class:`~audience_dsl.errors.AudienceTypeError`; warnings issued at ``stacklevel``
-    (counted from the caller of this function).
+    :class:`~audience_dsl.errors.AudienceTypeError`; warnings (diagnostics of severity
+    warning) added to ``warnings`` when it is given, in order of position, even when
+    errors are raised. Nothing goes through Python's ``warnings`` module.
 
     Parameters must be bound already (:func:`bind`); ``strict`` needs a ``schema``.
     """
     if strict and schema is None:
         raise SchemaError("strict checking needs a schema")
-    stacklevel += 1
     nodes = list(ast.walk(expr))  # one walk, shared by every step
     problems = type_conflicts(expr, known=schema or (), nodes=nodes)
-    problems.extend(check_regexes(expr, source, stacklevel=stacklevel, nodes=nodes))
+    found: list[Diagnostic] = []
+    problems.extend(check_regexes(expr, source, nodes=nodes, warnings=found))
     if schema is not None:
         try:
             check_schema(expr, schema, strict=strict, source=source, nodes=nodes)
         except AudienceTypeError as error:
             problems.extend(error.diagnostics)
     problems.extend(
-        warn_suspicious(expr, source, stacklevel=stacklevel, strict=strict, nodes=nodes)
+        warn_suspicious(expr, source, strict=strict, nodes=nodes, warnings=found)
     )
+    if warnings is not None:
+        warnings.extend(sorted(found, key=lambda d: (d.span.start, d.span.end)))
     if problems:
         raise AudienceTypeError(problems, source or Source(""))
     return expr

@@ -49,8 +49,10 @@ class _Binder:
         self.source = source
         self.problems: list[Diagnostic] = []
 
-    def problem(self, param: ast.Param, message: str, hint: str = "") -> None:
-        self.problems.append(Diagnostic(message, param.span or NOWHERE, f"${param.name}", hint))
+    def problem(self, param: ast.Param, message: str, hint: str = "", *, code: str) -> None:
+        self.problems.append(
+            Diagnostic(message, param.span or NOWHERE, f"${param.name}", hint, code=code)
+        )
 
     def get(self, param: ast.Param) -> tuple[bool, Any]:
         if param.name not in self.params:
@@ -58,7 +60,7 @@ class _Binder:
             hint = (
                 f"did you mean `${close[0]}`?" if close else f"pass params={{'{param.name}': ...}}"
             )
-            self.problem(param, f"no value was given for the parameter `${param.name}`", hint)
+            self.problem(param, f"no value was given for the parameter `${param.name}`", hint, code="missing-parameter")
             return False, None
         return True, self.params[param.name]
 
@@ -70,6 +72,7 @@ class _Binder:
         self.problem(
             param,
             f"`${param.name}` must be a string, a number or a boolean, not {_kind(value)}",
+            code="parameter-type",
         )
         return None
 
@@ -89,19 +92,20 @@ class _Binder:
         self.problem(
             param,
             f"`${param.name}` must be a {kind} value, since `{name}` is {kind}, not {_kind(value)}",
+            code="parameter-type",
         )
         return None
 
     def number(self, param: ast.Param, value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool) and _finite(value):
             return value
-        self.problem(param, f"`${param.name}` must be a number, not {_kind(value)}")
+        self.problem(param, f"`${param.name}` must be a number, not {_kind(value)}", code="parameter-type")
         return None
 
     def string(self, param: ast.Param, value: Any) -> Any:
         if isinstance(value, str):
             return value
-        self.problem(param, f"`${param.name}` must be a string, not {_kind(value)}")
+        self.problem(param, f"`${param.name}` must be a string, not {_kind(value)}", code="parameter-type")
         return None
 
     def days(self, param: ast.Param, value: Any) -> Any:
@@ -112,6 +116,7 @@ class _Binder:
             f"`${param.name}` counts days, so it must be a whole number of at least 0, "
             f"not {_kind(value)}",
             "Braze counts relative times in whole days",
+            code="parameter-type",
         )
         return None
 
@@ -122,6 +127,7 @@ class _Binder:
                     param,
                     f"`${param.name}` is a date-time without a time zone",
                     "give an aware datetime, e.g. datetime(2024, 1, 31, tzinfo=timezone.utc)",
+                    code="parameter-naive-date-time",
                 )
                 return None
             return value.isoformat()
@@ -131,16 +137,16 @@ class _Binder:
             try:
                 dt.datetime.fromisoformat(value)
             except ValueError:
-                self.problem(param, f"`${param.name}` is not an ISO 8601 date-time: {value!r}")
+                self.problem(param, f"`${param.name}` is not an ISO 8601 date-time: {value!r}", code="parameter-type")
                 return None
             return value
-        self.problem(param, f"`${param.name}` must be a date-time, not {_kind(value)}")
+        self.problem(param, f"`${param.name}` must be a date-time, not {_kind(value)}", code="parameter-type")
         return None
 
     def sequence(self, param: ast.Param, value: Any, strings_only: bool, name: str = "") -> Any:
         kind = self.types.get(name)
         if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
-            self.problem(param, f"`${param.name}` must be a list of values, not {_kind(value)}")
+            self.problem(param, f"`${param.name}` must be a list of values, not {_kind(value)}", code="parameter-type")
             return None
         items = tuple(value)
         if not items:
@@ -148,6 +154,7 @@ class _Binder:
                 param,
                 f"`${param.name}` is an empty list, which Braze has no filter for",
                 "give at least one value",
+                code="parameter-empty-list",
             )
             return None
         before = len(self.problems)
@@ -182,6 +189,7 @@ class _Binder:
                     node.state,
                     f"`${node.state.name}` must be a subscription state, not {value!r}",
                     "the states are opted_in, subscribed and unsubscribed",
+                    code="parameter-type",
                 )
                 return node
             return ast.Subscription(
@@ -257,6 +265,7 @@ class _Binder:
                         f"`${param.name}` is a date-time, and Braze compares date-times only "
                         "strictly (`after`, `before`)",
                         "use `<` or `>` with a date-time",
+                        code="parameter-inclusive-date-time",
                     )
                     return node
                 comparison = C.AFTER if comparison is C.GREATER_THAN else C.BEFORE
@@ -295,6 +304,7 @@ def bind(
                 NOWHERE,
                 "",
                 'pass e.g. params={"min_age": 21}',
+                code="params-not-a-mapping",
             ),
             source or Source(""),
         )
@@ -319,6 +329,7 @@ def bind(
                 end,
                 "",
                 "remove it from params, or use it in the rule as `$" + name + "`",
+                code="unused-parameter",
             )
         )
     if problems:

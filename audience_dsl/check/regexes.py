@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 
-from audience_dsl.errors import AudienceWarning, Diagnostic
+from audience_dsl.errors import Diagnostic, Severity
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.source import NOWHERE, Source, Span
@@ -17,10 +16,12 @@ __all__ = ["check_regexes"]
 def check_regexes(
     expr: ast.Node,
     source: Source | None = None,
-    stacklevel: int = 3,
     nodes: Sequence[ast.Node] | None = None,
+    *,
+    warnings: list[Diagnostic] | None = None,
 ) -> list[Diagnostic]:
-    """Check every regex; return diagnostics for invalid ones, warn about risky ones.
+    """Check every regex; return diagnostics for invalid ones, add warnings about risky
+    ones to ``warnings``.
 
     Braze matches regexes case-insensitively and unanchored, with a PCRE-style engine;
     a pattern is checked by compiling it with Python's ``re``, and the position of the
@@ -45,17 +46,21 @@ def check_regexes(
                     _inside(node.value_span, source, exc.pos),
                     "here",
                     "Braze uses Perl-compatible regexes; escape special characters with `\\`",
+                    code="invalid-regex",
                 )
             )
             continue
         where = node.value_span or node.span
-        at = f"{where.line}:{where.column}: " if where is not None else ""
-        if re.search(r"(?<!\\)[A-Z]", re.sub(r"\\.", "", pattern)):
-            warnings.warn(
-                f"{at}the regex {pattern!r} has upper-case letters, but Braze matches "
-                "regexes case-insensitively",
-                AudienceWarning,
-                stacklevel=stacklevel,
+        if warnings is not None and re.search(r"(?<!\\)[A-Z]", re.sub(r"\\.", "", pattern)):
+            warnings.append(
+                Diagnostic(
+                    f"the regex {pattern!r} has upper-case letters, but Braze matches "
+                    "regexes case-insensitively",
+                    where or NOWHERE,
+                    "upper case",
+                    code="regex-upper-case",
+                    severity=Severity.WARNING,
+                )
             )
     return problems
 

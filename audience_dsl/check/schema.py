@@ -77,7 +77,11 @@ class Schema(Mapping[str, T]):
 
     def __init__(self, types: Mapping[str, object] | str | Path | None = None) -> None:
         if isinstance(types, str | Path):
-            types = dict(Schema.load(types))
+            loaded = Schema.coerce(types)
+            types = dict(loaded)
+            conflicts = dict(loaded.conflicts)
+        else:
+            conflicts = {}
         if types is not None and not isinstance(types, Mapping):
             raise SchemaError(
                 f"a schema is a mapping of attribute names to types, not {type(types).__name__}"
@@ -87,7 +91,7 @@ class Schema(Mapping[str, T]):
             if not isinstance(name, str) or not name:
                 raise SchemaError(f"attribute names are non-empty strings, not {name!r}")
             self._types[name] = _type_of(name, raw)
-        self.conflicts: dict[str, tuple[T, ...]] = {}
+        self.conflicts: dict[str, tuple[T, ...]] = conflicts
 
     def __getitem__(self, name: str) -> T:
         return self._types[name]
@@ -98,25 +102,114 @@ class Schema(Mapping[str, T]):
     def __len__(self) -> int:
         return len(self._types)
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Schema):
+            return self._types == other._types and self.conflicts == other.conflicts
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         inside = ", ".join(f"{k!r}: {v.value!r}" for k, v in self._types.items())
         return f"Schema({{{inside}}})"
 
+    # ---- reading and writing ----
+
     @classmethod
     def coerce(cls, value: Schema | Mapping[str, object] | str | Path) -> Schema:
-        """A schema from a Schema, a mapping, or the path of a JSON or TOML file."""
+        """A schema from a Schema, a mapping, JSON text, or the path of a JSON or TOML file.
+
+        Text and paths are told apart without guessing: a :class:`~pathlib.Path` is always
+        a file; a ``str`` whose first character other than white space is ``{`` is JSON
+        text (as from :meth:`dumps`); any other ``str`` is the path of a file. (A file whose
+        name starts with ``{`` is passed as a ``Path``.)
+        """
         if isinstance(value, Schema):
             return value
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            return cls.loads(value)
         if isinstance(value, str | Path):
             return cls.load(value)
         return cls(value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The schema as JSON-ready data: ``{"attributes": {name: type}, "conflicts":
+        {name: [types]}}``, which :meth:`from_dict` (and ``Schema(...)`` of its JSON text)
+        reads back equal.
+
+        >>> Schema({"age": "numeric"}).to_dict()
+        {'attributes': {'age': 'Numeric'}, 'conflicts': {}}
+        """
+        return {
+            "attributes": {name: kind.value for name, kind in self._types.items()},
+            "conflicts": {
+                name: [kind.value for kind in kinds] for name, kinds in self.conflicts.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schema:
+        """A schema from :meth:`to_dict`'s form, or from a plain mapping of name to type."""
+        if not isinstance(data, Mapping):
+            raise SchemaError(f"a schema is an object of name to type, not {type(data).__name__}")
+        attributes = data.get("attributes")
+        if not isinstance(attributes, Mapping):
+            return cls(data)
+        schema = cls(attributes)
+        conflicts = data.get("conflicts", {})
+        if not isinstance(conflicts, Mapping):
+            raise SchemaError("the schema's `conflicts` must be an object of name to types")
+        for name, kinds in conflicts.items():
+            if not isinstance(kinds, list | tuple) or not all(isinstance(k, str) for k in kinds):
+                raise SchemaError(f"conflicts of {name!r}: a list of type names, not {kinds!r}")
+            schema.conflicts[str(name)] = tuple(_type_of(str(name), k) for k in kinds)
+        return schema
+
+    def dumps(self, format: str = "json") -> str:
+        """The schema as JSON or TOML text (``format="json"`` or ``"toml"``), conflicts
+        included; :meth:`loads` reads it back equal."""
+        data = self.to_dict()
+        if format == "json":
+            return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        if format == "toml":
+            lines = ["[attributes]"]
+            lines += [f"{_toml_key(k)} = {_toml_str(v)}" for k, v in data["attributes"].items()]
+            lines += ["", "[conflicts]"]
+            lines += [
+                f"{_toml_key(k)} = [{', '.join(_toml_str(t) for t in v)}]"
+                for k, v in data["conflicts"].items()
+            ]
+            return "\n".join(lines) + "\n"
+        raise SchemaError(f"a schema is written as json or toml, not {format!r}")
+
+    @classmethod
+    def loads(cls, text: str, format: str = "json") -> Schema:
+        """A schema from JSON or TOML text (the form of :meth:`dumps`, or a plain object
+        of name to type, optionally under ``attributes``)."""
+        if not isinstance(text, str):
+            raise SchemaError(f"schema text is a str, not {type(text).__name__}")
+        try:
+            if format == "toml":
+                loaded: Any = tomllib.loads(text)
+            elif format == "json":
+                loaded = json.loads(text)
+            else:
+                raise SchemaError(f"a schema is read from json or toml, not {format!r}")
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+            raise SchemaError(f"the schema text is not valid {format.upper()}: {exc}") from None
+        except RecursionError:
+            raise SchemaError("the schema text nests too deeply") from None
+        if not isinstance(loaded, dict):
+            raise SchemaError("a schema must hold an object of name to type")
+        return cls.from_dict(loaded)
 
     @classmethod
     def load(cls, path: str | Path) -> Schema:
         """Read a schema from a ``.json`` or ``.toml`` file of ``name = "Type"`` entries.
 
-        A TOML file may keep the entries at the top level or under ``[attributes]``;
-        a JSON file holds one object (optionally under ``"attributes"``).
+        A TOML file may keep the entries at the top level or under ``[attributes]``
+        (with ``[conflicts]`` beside it); a JSON file holds one object (optionally under
+        ``"attributes"``, with ``"conflicts"``).
         """
         path = Path(path)
         try:
@@ -124,19 +217,13 @@ class Schema(Mapping[str, T]):
         except OSError as exc:
             raise SchemaError(f"cannot read the schema {path}: {exc.strerror}") from None
         try:
-            if path.suffix.lower() == ".toml":
-                loaded: Any = tomllib.loads(data.decode("utf-8"))
-            else:
-                loaded = json.loads(data)
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise SchemaError(f"the schema {path} is not valid: {exc}") from None
-        except RecursionError:
-            raise SchemaError(f"the schema {path} nests too deeply") from None
-        if isinstance(loaded, dict) and isinstance(loaded.get("attributes"), dict):
-            loaded = loaded["attributes"]
-        if not isinstance(loaded, dict):
-            raise SchemaError(f"the schema {path} must hold an object of name to type")
-        return cls(loaded)
+        try:
+            return cls.loads(text, "toml" if path.suffix.lower() == ".toml" else "json")
+        except SchemaError as exc:
+            raise SchemaError(f"the schema {path}: {exc}") from None
 
     @classmethod
     def from_file(cls, path: str | Path) -> Schema:
@@ -178,6 +265,17 @@ class Schema(Mapping[str, T]):
             if len(seen) > 1:
                 schema.conflicts[name] = tuple(sorted(seen, key=order.index))
         return schema
+
+
+def _toml_str(text: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's, except DEL must be escaped too)."""
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        raise SchemaError(f"{text!r} holds a lone surrogate, which TOML cannot write")
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_key(text: str) -> str:
+    return _toml_str(text)
 
 
 def _observed_type(value: object) -> T | None:
@@ -241,8 +339,10 @@ class _Checker:
         self.problems: list[Diagnostic] = []
         self.unknown_reported: set[str] = set()
 
-    def add(self, message: str, span: Span | None, label: str = "", hint: str = "") -> None:
-        self.problems.append(Diagnostic(message, span or NOWHERE, label, hint))
+    def add(
+        self, message: str, span: Span | None, label: str = "", hint: str = "", *, code: str
+    ) -> None:
+        self.problems.append(Diagnostic(message, span or NOWHERE, label, hint, code=code))
 
     def known(self, name: str, span: Span | None) -> T | None:
         kind = self.schema.get(name)
@@ -254,6 +354,7 @@ class _Checker:
                 span,
                 "unknown attribute",
                 f"did you mean `{close[0]}`?" if close else "add it to the schema, or fix the name",
+                code="unknown-attribute",
             )
         return kind
 
@@ -276,6 +377,7 @@ class _Checker:
                 span,
                 f"not allowed for {kind}",
                 f"{kind} attributes allow {_allowed_text(kind)}",
+                code="comparison-not-allowed",
             )
             return
         if comparison in (C.EQUALS, C.NOT_EQUAL):
@@ -293,6 +395,7 @@ class _Checker:
                     value_span or span,
                     f"a {implied} value",
                     hint,
+                    code="type-mismatch",
                 )
 
 

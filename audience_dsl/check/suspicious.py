@@ -3,10 +3,9 @@ fields (errors in strict mode), Liquid syntax in values, ``0 days``."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
-from audience_dsl.errors import AudienceWarning, Diagnostic
+from audience_dsl.errors import Diagnostic, Severity
 from audience_dsl.language import ast
 from audience_dsl.source import NOWHERE, Source, Span
 from audience_dsl.vocabulary import DEFAULT_FIELDS
@@ -16,24 +15,27 @@ __all__ = ["warn_suspicious"]
 def warn_suspicious(
     expr: ast.Node,
     source: Source | None = None,
-    stacklevel: int = 3,
     strict: bool = False,
     nodes: Sequence[ast.Node] | None = None,
+    *,
+    warnings: list[Diagnostic] | None = None,
 ) -> list[Diagnostic]:
-    """Warn about what compiles but is probably not meant.
+    """Find what compiles but is probably not meant; return the errors, add the warnings
+    (diagnostics of severity warning) to ``warnings``.
 
     Names Connected Audience cannot filter (nested attributes, default profile fields)
-    are warnings, or, in strict mode, returned as diagnostics for the caller to raise.
-    Liquid syntax in a value and a relative time of 0 days are always warnings.
+    are warnings, or errors in strict mode. Liquid syntax in a value and a relative time
+    of 0 days are always warnings. Nothing goes through Python's ``warnings`` module.
     """
     errors: list[Diagnostic] = []
 
-    def report(message: str, span: Span | None, label: str, as_error: bool) -> None:
+    def report(message: str, span: Span | None, label: str, as_error: bool, code: str) -> None:
+        severity = Severity.ERROR if as_error else Severity.WARNING
+        diagnostic = Diagnostic(message, span or NOWHERE, label, code=code, severity=severity)
         if as_error:
-            errors.append(Diagnostic(message, span or NOWHERE, label))
-            return
-        where = f"{span.line}:{span.column}: " if span is not None else ""
-        warnings.warn(f"{where}{message}", AudienceWarning, stacklevel=stacklevel + 1)
+            errors.append(diagnostic)
+        elif warnings is not None:
+            warnings.append(diagnostic)
 
     seen: set[str] = set()
     for node in ast.walk(expr) if nodes is None else nodes:
@@ -48,6 +50,7 @@ def warn_suspicious(
                     span,
                     "nested attribute",
                     strict,
+                    code="nested-attribute",
                 )
             elif name.lower() in DEFAULT_FIELDS:
                 report(
@@ -56,6 +59,7 @@ def warn_suspicious(
                     span,
                     "default profile field",
                     strict,
+                    code="default-profile-field",
                 )
         for value in _strings(node):
             if "{{" in value or "{%" in value:
@@ -65,6 +69,7 @@ def warn_suspicious(
                     getattr(node, "value_span", None) or node.span,
                     "Liquid",
                     False,
+                    code="liquid-in-value",
                 )
         if (
             isinstance(node, ast.Attribute)
@@ -77,6 +82,7 @@ def warn_suspicious(
                 node.value_span or node.span,
                 "0 days",
                 False,
+                code="zero-days",
             )
     return errors
 

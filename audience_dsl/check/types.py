@@ -64,6 +64,7 @@ def type_conflicts(
                     "an attribute has one data type: compare it the same way everywhere "
                     "(a schema says which type it has)",
                     labels,
+                    code="type-conflict",
                 )
             )
     return problems

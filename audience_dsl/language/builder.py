@@ -137,6 +137,7 @@ class Builder:
                 token_span(unit),
                 "a unit shorter than a day",
                 "write a number of days, e.g. `1 day`",
+                code="sub-day-unit",
             )
         if unit_word in CALENDAR_UNITS:
             fail(
@@ -145,6 +146,7 @@ class Builder:
                 token_span(unit),
                 "a calendar unit",
                 f"write the number of days you mean, e.g. `{CALENDAR_UNITS[unit_word]} days`",
+                code="calendar-unit",
             )
         if unit_word not in DAY_UNITS:
             suggestion = difflib.get_close_matches(unit_word, list(DAY_UNITS), n=1)
@@ -154,7 +156,7 @@ class Builder:
             else:
                 message = f"expected `and`, `or` or a unit (`days`, `weeks`) after `{count}`"
                 hint = "conditions are joined with `and` or `or`; a duration is written `2 days`"
-            fail(AudienceSyntaxError, message, token_span(unit), f"found the name `{unit}`", hint)
+            fail(AudienceSyntaxError, message, token_span(unit), f"found the name `{unit}`", hint, code="unknown-unit")
         factor = DAY_UNITS[unit_word]
         if count.type == "PARAM":
             return Duration(ast.Param(count[1:], factor, count_span), future, span, count_span)
@@ -168,6 +170,7 @@ class Builder:
                 "a fraction",
                 f"write a whole number of days, e.g. `{plural_days(whole)}` or "
                 f"`{plural_days(whole + 1)}`",
+                code="fractional-days",
             )
         if number < 0:
             fail(
@@ -176,6 +179,7 @@ class Builder:
                 count_span,
                 "a negative count",
                 "for a time in the future write `5 days from now`",
+                code="negative-duration",
             )
         return Duration(number * factor, future, span, count_span)
 
@@ -245,6 +249,7 @@ class Builder:
             token_span(target),
             f"found {describe_value(target)}",
             f"to compare with a value write `{render_name(name.text)} {operator} {shown}`{extra}",
+            code="bad-is-target",
         )
 
     def match(self, items: list[Any]) -> ast.Attribute:
@@ -259,6 +264,7 @@ class Builder:
                 f"write `{render_name(name.text)} {op.text} /{token}/`"
                 if isinstance(token, Token)
                 else "",
+                code="regex-expected",
             )
         if token.type == "PARAM":
             value: ast.Value = ast.Param(token[1:], 1, token_span(token))
@@ -319,6 +325,7 @@ class Builder:
                 token_span(none),
                 f"found the name `{none}`",
                 hint,
+                code="bad-is-target",
             )
         expect_word(of, "of", "`is none of (...)`")
         span = token_span(_is).cover(token_span(of))
@@ -349,6 +356,7 @@ class Builder:
                 value_span_of(value),
                 f"found {describe_value(value)}",
                 f"write `{render_name(name.text)} within 7 days`",
+                code="duration-expected",
             )
         return comparison_filter(name, Op("LT", False, op.span, op.text), value)
 
@@ -365,6 +373,7 @@ class Builder:
                 "a duration",
                 f"for a relative time write `{render_name(name.text)} {relation} "
                 f"{days_text(value)}`",
+                code="duration-for-date-time",
             )
         if value.type not in ("DATETIME", "PARAM"):
             fail(
@@ -373,6 +382,7 @@ class Builder:
                 token_span(value),
                 f"found {describe_value(value)}",
                 f"write a date-time, e.g. `{render_name(name.text)} {keyword} 2024-01-31`",
+                code="date-time-expected",
             )
         if value.type == "PARAM":
             comparison = C.AFTER if key == "GT" else C.BEFORE
@@ -418,6 +428,7 @@ class Builder:
                     "inclusive bounds on a date-time",
                     f"write `{render_name(name.text)} after {low} and "
                     f"{render_name(name.text)} before {high}` (both bounds left out)",
+                    code="inclusive-date-time-range",
                 )
             if isinstance(value, Token) and value.type == "PARAM":
                 bounds.append(ast.Param(value[1:], 1, token_span(value)))
@@ -430,6 +441,7 @@ class Builder:
                     value_span_of(value),
                     f"found {describe_value(value)}",
                     f"write `{render_name(name.text)} between 18 and 30`",
+                    code="between-needs-numbers",
                 )
         lo, hi = bounds
         if not isinstance(lo, ast.Param) and not isinstance(hi, ast.Param) and lo > hi:
@@ -439,6 +451,7 @@ class Builder:
                 token_span(low).cover(token_span(high)),
                 "empty range",
                 f"write `{render_name(name.text)} between {high} and {low}`",
+                code="empty-range",
             )
         return ast.Between(
             name=name.text, low=lo, high=hi, span=name.span.cover(token_span(high)),
@@ -468,6 +481,7 @@ class Builder:
                     "not a subscription state",
                     (f"did you mean `{close[0]}`? " if close else "")
                     + "the states are opted_in, subscribed and unsubscribed",
+                    code="unknown-subscription-state",
                 )
             state = ast.State(word.lower())
         return ast.Subscription(channel=channel, comparison=comparison, state=state, span=span)
@@ -482,6 +496,7 @@ class Builder:
                 value.span,
                 "a relative time",
                 "write a date-time, e.g. `last_used_app after 2024-01-31T00:00:00Z`",
+                code="last-used-app-relative",
             )
         if op.key in ("GT", "AFTER"):
             comparison = C.AFTER
@@ -494,6 +509,7 @@ class Builder:
                 op.span,
                 "no such comparison",
                 "write `last_used_app after <date-time>` or `last_used_app before <date-time>`",
+                code="last-used-app-comparison",
             )
         if value.type == "PARAM":
             return ast.LastUsedApp(
@@ -507,6 +523,7 @@ class Builder:
                 token_span(value),
                 f"found {describe_value(value)}",
                 "write e.g. `last_used_app after 2024-01-31T00:00:00Z`",
+                code="date-time-expected",
             )
         return ast.LastUsedApp(
             comparison=comparison,

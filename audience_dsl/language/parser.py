@@ -8,6 +8,7 @@ position, and a hint for the mistakes people actually make
 
 from __future__ import annotations
 
+from lark import Lark
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from audience_dsl.errors import (
@@ -26,8 +27,10 @@ from audience_dsl.language.syntax_errors import (
 from audience_dsl.source import Source
 
 
-def parse_program(source: Source) -> Program:
-    """Parse rule text into its definitions and expression, raising our errors only."""
+def parse_program(source: Source, *, parser: Lark | None = None) -> Program:
+    """Parse rule text into its definitions and expression, raising our errors only.
+
+    ``parser`` is another Lark parser of the same grammar (the recovering one)."""
     text = source.text
     if not text.strip() or only_comments(text):
         span = source.span(len(text), len(text))
@@ -37,11 +40,12 @@ def parse_program(source: Source) -> Program:
                 span,
                 "expected a condition",
                 'write a condition, e.g. `eye_color = "blue"`',
+                code="empty-rule",
             ),
             source,
         )
     try:
-        result: Program = get_parser().parse(text)  # type: ignore[assignment]
+        result: Program = (parser or get_parser()).parse(text)  # type: ignore[assignment]
     except Problem as problem:
         raise problem.kind(problem.diagnostic, source) from None
     except UnexpectedToken as exc:
@@ -52,7 +56,7 @@ def parse_program(source: Source) -> Program:
         raise AudienceSyntaxError(unexpected_character(exc, source), source) from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
         span = source.span(exc.pos_in_stream or 0, exc.pos_in_stream or 0)
-        raise AudienceSyntaxError(Diagnostic("this is not a rule", span), source) from None
+        raise AudienceSyntaxError(Diagnostic("this is not a rule", span, code="not-a-rule"), source) from None
     except LarkError as exc:  # pragma: no cover - lark wraps callback errors in some modes
         original = getattr(exc, "orig_exc", None)
         if isinstance(original, Problem):
@@ -61,7 +65,7 @@ def parse_program(source: Source) -> Program:
     except RecursionError:  # pragma: no cover - nothing here recurses, but never leak it
         span = source.span(0, len(text))
         raise AudienceSyntaxError(
-            Diagnostic("the rule is nested too deeply", span), source
+            Diagnostic("the rule is nested too deeply", span, code="nested-too-deeply"), source
         ) from None
     return result
 

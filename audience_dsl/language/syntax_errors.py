@@ -141,6 +141,7 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
             span,
             "unmatched `)`",
             "remove it, or add the `(` it closes",
+            code="unmatched-paren",
         )
     if at_end and "RPAR" in expected and depth_stack:
         opener = depth_stack[-1]
@@ -150,6 +151,7 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
             "unclosed `(`",
             "add the missing `)`",
             (Label(span, "the rule ends here"),),
+            code="unclosed-paren",
         )
 
     # LALR merges states, so Lark may list `,`, `;` or `)` where they cannot stand:
@@ -171,6 +173,7 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
     message = f"expected {what}{after}"
     found = f"found {describe_value(token)}"
     hint = ""
+    code = "unexpected-end" if at_end else "unexpected-token"
 
     if last is not None and (last.type, token.type) in _TYPOS:
         hint = _TYPOS[(last.type, token.type)]
@@ -188,6 +191,7 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
         start = _condition_start(previous)
         before = source.text[start:offset]
         hint = f"strings are quoted: {before}{quote(str(token))}"
+        code = "unquoted-string"
     elif not at_end and last is not None and last.type in ("PUSH", "EMAIL", "LAST_USED_APP",
                                              "PUSH_SUBSCRIPTION_STATUS",
                                              "EMAIL_SUBSCRIPTION_STATUS"):  # fmt: skip
@@ -199,6 +203,7 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
         message = f"`{word}` is a built-in filter, not an attribute name"
         span = token_span(last)
         found = "a keyword"
+        code = "built-in-as-name"
         hint = (
             f"`{word}` is a built-in filter ({usage}); "
             f"a custom attribute of that name is written in backticks: {render_name(word.lower())}"
@@ -220,13 +225,40 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
         span = token_span(last)
         found = f"found the name `{last}`"
         hint = "join conditions with `and` or `or`; a duration is written `2 days`"
+        code = "missing-connective"
     elif token.type == "NAME" and last is not None and last.type == "NAME":
         hint = "two names in a row: join conditions with `and` or `or`, or quote a string value"
     elif at_end and last is not None and last.type in ("AND", "OR", "NOT", "AMPAMP", "PIPEPIPE"):
         hint = f"the rule ends after `{last}`: add the condition it is waiting for"
     elif token.type == "REGEX":
         hint = "a regex is matched with `~` (or `matches`)"
-    return Diagnostic(message, span, found, hint)
+    return Diagnostic(
+        message, span, found, hint, code=code, expected=expected_tokens(expected)
+    )
+
+
+def expected_tokens(expected: set[str]) -> tuple[str, ...]:
+    """What could stand at the place, as data: one entry per kind of token, a keyword or
+    symbol as written (``and``, ``=``), a kind of value in angle brackets (``<string>``)."""
+    out: set[str] = set()
+    for name in expected:
+        symbol = _symbol_word(name) or _WORDS.get(name, "")
+        if symbol.startswith("`"):
+            out.add(symbol.strip("`"))
+        elif name in KEYWORD_TYPES:
+            out.add(name.lower())
+        elif name == "$END":
+            out.add("<end>")
+        elif name in _KINDS:
+            out.add(_KINDS[name])
+    return tuple(sorted(out))
+
+
+_KINDS = {
+    "NAME": "<name>", "BQNAME": "<name>", "STRING": "<string>", "NUMBER": "<number>",
+    "DATETIME": "<date-time>", "PARAM": "<parameter>", "REGEX": "<regex>",
+    "TRUE": "true", "FALSE": "false", "NULL": "null",
+}  # fmt: skip
 
 
 _CONNECTIVES = {"AND", "OR", "AMPAMP", "PIPEPIPE"}
@@ -259,6 +291,7 @@ def unexpected_character(exc: UnexpectedCharacters, source: Source) -> Diagnosti
             span,
             "unterminated string",
             f"end the string with {char} on the same line; write \\{char} for a quote inside it",
+            code="unterminated-string",
         )
     if char == "`":
         return Diagnostic(
@@ -266,6 +299,7 @@ def unexpected_character(exc: UnexpectedCharacters, source: Source) -> Diagnosti
             span,
             "unterminated name",
             "end the name with ` on the same line",
+            code="unterminated-name",
         )
     if char == "/":
         return Diagnostic(
@@ -273,11 +307,12 @@ def unexpected_character(exc: UnexpectedCharacters, source: Source) -> Diagnosti
             span,
             "unterminated regex",
             "a regex is written `/.../` on one line; write \\/ for a slash inside it",
+            code="unterminated-regex",
         )
     if char == "&":
-        return Diagnostic("`&` on its own is not an operator", span, "here", "write `and` or `&&`")
+        return Diagnostic("`&` on its own is not an operator", span, "here", "write `and` or `&&`", code="single-ampersand")
     if char == "|":
-        return Diagnostic("`|` on its own is not an operator", span, "here", "write `or` or `||`")
+        return Diagnostic("`|` on its own is not an operator", span, "here", "write `or` or `||`", code="single-pipe")
     dotted = re.match(r"(\d*)\.(\d*)", source.text[offset:])
     if dotted and (not dotted.group(1) or not dotted.group(2)) and dotted.group(0) != ".":
         whole = dotted.group(1) or "0"
@@ -289,6 +324,7 @@ def unexpected_character(exc: UnexpectedCharacters, source: Source) -> Diagnosti
             f"write `{whole}.{fraction}` (or `{dotted.group(1)}` for a whole number)"
             if dotted.group(1)
             else f"write `{whole}.{fraction}`",
+            code="malformed-number",
         )
     if char.isdigit():
         return Diagnostic(
@@ -296,6 +332,7 @@ def unexpected_character(exc: UnexpectedCharacters, source: Source) -> Diagnosti
             source.span(offset, offset + len(line_rest.split()[0]) if line_rest.split() else 1),
             "cannot read this",
             "put a space between a number and its unit: `2 days`; dates are written `2024-01-31`",
+            code="number-glued-to-word",
         )
     if char == "$":
         return Diagnostic(
@@ -303,9 +340,10 @@ def unexpected_character(exc: UnexpectedCharacters, source: Source) -> Diagnosti
             span,
             "here",
             "write e.g. `$min_age`",
+            code="malformed-parameter",
         )
     shown = repr(char) if not char.isprintable() or char.isspace() else f"`{char}`"
     hint = ""
     if not char.isascii() and char.isalpha():
         hint = "names with other characters than A-Z, 0-9 and _ are written in backticks: `名前`"
-    return Diagnostic(f"unexpected character {shown}", span, "here", hint)
+    return Diagnostic(f"unexpected character {shown}", span, "here", hint, code="unexpected-character")
