@@ -118,7 +118,8 @@ def _bind(
     """``expr`` with ``params`` bound, or unbound (and the problems added) when they
     cannot all be."""
     try:
-        return bind(expr, params or {}, source, types)
+        bound: ast.Expr = bind(expr, params or {}, source, types)
+        return bound
     except RuleError as error:
         found.extend(error.diagnostics)
         return expr

@@ -208,7 +208,8 @@ def _time_refusal(leaf: ast.Attribute) -> tuple[str, str]:
 
 def _refusal(span: Span | None, not_span: Span | None, message: str, hint: str) -> Diagnostic:
     labels = (Label(not_span, "negated here"),) if not_span is not None else ()
-    return Diagnostic(message, span or NOWHERE, "no exact complement", hint, labels, code="no-exact-complement")
+    label = "no exact complement"
+    return Diagnostic(message, span or NOWHERE, label, hint, labels, code="no-exact-complement")
 
 
 # ---- sugar ---------------------------------------------------------------------------------

@@ -156,7 +156,8 @@ def format(text: str, *, width: int = 88) -> str:
 def _source(text: object, name: str) -> Source:
     if not isinstance(text, str):
         raise AudienceSyntaxError(
-            Diagnostic(f"a rule is text, not {type(text).__name__}", NOWHERE, code="not-text"), Source("")
+            Diagnostic(f"a rule is text, not {type(text).__name__}", NOWHERE, code="not-text"),
+            Source(""),
         )
     return Source(text, name)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
-
 __all__ = [
     "AndNode",
     "Audience",
@@ -65,8 +64,10 @@ class LastUsedAppNode(TypedDict):
     last_used_app: LastUsedAppCondition
 
 
-AndNode = TypedDict("AndNode", {"AND": "list[Audience]"})
-OrNode = TypedDict("OrNode", {"OR": "list[Audience]"})
+class AndNode(TypedDict):
+    AND: list[Audience]
+class OrNode(TypedDict):
+    OR: list[Audience]
 
 #: A Connected Audience object: a group of audiences or one filter.
 Audience: TypeAlias = (

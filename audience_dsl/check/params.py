@@ -60,7 +60,12 @@ class _Binder:
             hint = (
                 f"did you mean `${close[0]}`?" if close else f"pass params={{'{param.name}': ...}}"
             )
-            self.problem(param, f"no value was given for the parameter `${param.name}`", hint, code="missing-parameter")
+            self.problem(
+                param,
+                f"no value was given for the parameter `${param.name}`",
+                hint,
+                code="missing-parameter",
+            )
             return False, None
         return True, self.params[param.name]
 
@@ -99,13 +104,17 @@ class _Binder:
     def number(self, param: ast.Param, value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool) and _finite(value):
             return value
-        self.problem(param, f"`${param.name}` must be a number, not {_kind(value)}", code="parameter-type")
+        self.problem(
+            param, f"`${param.name}` must be a number, not {_kind(value)}", code="parameter-type"
+        )
         return None
 
     def string(self, param: ast.Param, value: Any) -> Any:
         if isinstance(value, str):
             return value
-        self.problem(param, f"`${param.name}` must be a string, not {_kind(value)}", code="parameter-type")
+        self.problem(
+            param, f"`${param.name}` must be a string, not {_kind(value)}", code="parameter-type"
+        )
         return None
 
     def days(self, param: ast.Param, value: Any) -> Any:
@@ -137,16 +146,26 @@ class _Binder:
             try:
                 dt.datetime.fromisoformat(value)
             except ValueError:
-                self.problem(param, f"`${param.name}` is not an ISO 8601 date-time: {value!r}", code="parameter-type")
+                self.problem(
+                    param,
+                    f"`${param.name}` is not an ISO 8601 date-time: {value!r}",
+                    code="parameter-type",
+                )
                 return None
             return value
-        self.problem(param, f"`${param.name}` must be a date-time, not {_kind(value)}", code="parameter-type")
+        self.problem(
+            param, f"`${param.name}` must be a date-time, not {_kind(value)}", code="parameter-type"
+        )
         return None
 
     def sequence(self, param: ast.Param, value: Any, strings_only: bool, name: str = "") -> Any:
         kind = self.types.get(name)
         if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
-            self.problem(param, f"`${param.name}` must be a list of values, not {_kind(value)}", code="parameter-type")
+            self.problem(
+                param,
+                f"`${param.name}` must be a list of values, not {_kind(value)}",
+                code="parameter-type",
+            )
             return None
         items = tuple(value)
         if not items:

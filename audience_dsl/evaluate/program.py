@@ -195,7 +195,8 @@ def build_program(target: object, now: datetime, sem: Semantics) -> _Program:
     if unbound and len(unbound) == len(problems):
         raise ParameterError(
             [Diagnostic(f"the parameter `${p.name}` has no value", p.span or NOWHERE, f"${p.name}",
-                        f"bind it with audience_dsl.parse(text, params={{'{p.name}': ...}})", code="unbound-parameter")
+                        f"bind it with audience_dsl.parse(text, params={{'{p.name}': ...}})",
+                        code="unbound-parameter")
              for p in unbound],
             source or Source(""),
         )  # fmt: skip

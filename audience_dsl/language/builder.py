@@ -156,7 +156,8 @@ class Builder:
             else:
                 message = f"expected `and`, `or` or a unit (`days`, `weeks`) after `{count}`"
                 hint = "conditions are joined with `and` or `or`; a duration is written `2 days`"
-            fail(AudienceSyntaxError, message, token_span(unit), f"found the name `{unit}`", hint, code="unknown-unit")
+            found = f"found the name `{unit}`"
+            fail(AudienceSyntaxError, message, token_span(unit), found, hint, code="unknown-unit")
         factor = DAY_UNITS[unit_word]
         if count.type == "PARAM":
             return Duration(ast.Param(count[1:], factor, count_span), future, span, count_span)

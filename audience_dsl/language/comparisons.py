@@ -181,7 +181,8 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
                 hint = f"compare relative times with `<` or `>`, e.g. `{shown_name} < " + (
                     f"{days_text(value)}`"
                 )
-            fail(UnsupportedError, message, op.span, "no exact Braze comparison", hint, code="duration-comparison")
+            label = "no exact Braze comparison"
+            fail(UnsupportedError, message, op.span, label, hint, code="duration-comparison")
         return make(comparison, value.days)
 
     kind = value.type

@@ -56,7 +56,8 @@ def parse_program(source: Source, *, parser: Lark | None = None) -> Program:
         raise AudienceSyntaxError(unexpected_character(exc, source), source) from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
         span = source.span(exc.pos_in_stream or 0, exc.pos_in_stream or 0)
-        raise AudienceSyntaxError(Diagnostic("this is not a rule", span, code="not-a-rule"), source) from None
+        diagnostic = Diagnostic("this is not a rule", span, code="not-a-rule")
+        raise AudienceSyntaxError(diagnostic, source) from None
     except LarkError as exc:  # pragma: no cover - lark wraps callback errors in some modes
         original = getattr(exc, "orig_exc", None)
         if isinstance(original, Problem):

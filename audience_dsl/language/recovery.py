@@ -60,9 +60,7 @@ def _span_of(items: list[Any]) -> Span:
     for item in items:
         if isinstance(item, Token):
             spans.append(token_span(item))
-        elif isinstance(item, Name):
-            spans.append(item.span)
-        elif isinstance(getattr(item, "span", None), Span):
+        elif isinstance(item, Name) or isinstance(getattr(item, "span", None), Span):
             spans.append(item.span)
     return cover_spans(spans[0], spans[-1]) or NOWHERE if spans else NOWHERE
 

@@ -310,9 +310,11 @@ def unexpected_character(exc: UnexpectedCharacters, source: Source) -> Diagnosti
             code="unterminated-regex",
         )
     if char == "&":
-        return Diagnostic("`&` on its own is not an operator", span, "here", "write `and` or `&&`", code="single-ampersand")
+        message, hint = "`&` on its own is not an operator", "write `and` or `&&`"
+        return Diagnostic(message, span, "here", hint, code="single-ampersand")
     if char == "|":
-        return Diagnostic("`|` on its own is not an operator", span, "here", "write `or` or `||`", code="single-pipe")
+        message, hint = "`|` on its own is not an operator", "write `or` or `||`"
+        return Diagnostic(message, span, "here", hint, code="single-pipe")
     dotted = re.match(r"(\d*)\.(\d*)", source.text[offset:])
     if dotted and (not dotted.group(1) or not dotted.group(2)) and dotted.group(0) != ".":
         whole = dotted.group(1) or "0"
@@ -346,4 +348,5 @@ def unexpected_character(exc: UnexpectedCharacters, source: Source) -> Diagnosti
     hint = ""
     if not char.isascii() and char.isalpha():
         hint = "names with other characters than A-Z, 0-9 and _ are written in backticks: `名前`"
-    return Diagnostic(f"unexpected character {shown}", span, "here", hint, code="unexpected-character")
+    message = f"unexpected character {shown}"
+    return Diagnostic(message, span, "here", hint, code="unexpected-character")
