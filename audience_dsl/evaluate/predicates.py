@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
 from audience_dsl.errors import ValidationError
+from audience_dsl.evaluate.regexes import BoundedRegexError, Search, compile_bounded
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.semantics import Kind, Semantics, WrongType, kind_of
@@ -113,12 +113,13 @@ def is_text_or_array(value: object) -> bool:
     return type(value) in (str, list, tuple)
 
 
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """Braze's regex matching: a case-insensitive search (unanchored)."""
+def compile_regex(pattern: str) -> Search:
+    """Braze's regex matching: a case-insensitive search (unanchored), run in bounded
+    time (:mod:`audience_dsl.evaluate.regexes`); a pattern that cannot be is refused."""
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except (re.error, RecursionError, OverflowError) as exc:
-        raise InvalidValue(f"invalid regular expression {pattern!r}: {exc}") from exc
+        return compile_bounded(pattern)
+    except BoundedRegexError as exc:
+        raise InvalidValue(str(exc)) from None
 
 
 def _attribute_predicate(leaf: ast.Attribute, now: datetime, sem: Semantics) -> Predicate:
@@ -137,7 +138,7 @@ def _attribute_predicate(leaf: ast.Attribute, now: datetime, sem: Semantics) -> 
     if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX):
         if not isinstance(value, str):
             raise InvalidValue(f"`{comparison}` takes a regular expression as a string")
-        search = compile_regex(value).search
+        search = compile_regex(value)
         if comparison is C.MATCHES_REGEX:
             return _typed(name, missing, wrong, is_str, lambda x: search(x) is not None)
         return _typed(name, missing, wrong, is_str, lambda x: search(x) is None)
