@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from audience_dsl.source import Source, Span
 
@@ -383,6 +383,24 @@ class Rule(Node):
 
     expr: Expr
     source: Source | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The rule as tagged JSON (:mod:`audience_dsl.language.tagged`): every node an
+        object whose ``"node"`` names its type; :meth:`from_json` reads it back equal."""
+        from audience_dsl.language.tagged import to_tagged
+
+        return to_tagged(self)
+
+    @classmethod
+    def from_json(cls, data: object) -> Rule:
+        """The rule :meth:`to_json` made ``data`` from (a tagged node of any type is
+        taken as the rule's expression); a ValidationError names each problem's path."""
+        from audience_dsl.language.tagged import from_tagged
+
+        node = from_tagged(data)
+        if isinstance(node, Rule):
+            return node
+        return Rule(expr=node)  # type: ignore[arg-type]
 
 
 def flat_group(
