@@ -18,6 +18,7 @@ import sys
 
 from audience_dsl.analysis import Report, analyze
 from audience_dsl.braze.decompile import decompile
+from audience_dsl.braze.json_schema import json_schema
 from audience_dsl.braze.validate import validate
 from audience_dsl.check import Schema
 from audience_dsl.errors import (
@@ -73,6 +74,7 @@ __all__ = [
     "evaluate",
     "explain",
     "format",
+    "json_schema",
     "parse",
     "preview",
     "print_rule",
