@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from audience_dsl.braze.validate import load_json, validate
+from audience_dsl.braze.validate import as_dicts, load_json, validate
 from audience_dsl.errors import Diagnostic, ParameterError, UnsupportedError
 from audience_dsl.language import ast
 from audience_dsl.language.ast import (
@@ -143,7 +143,8 @@ def to_core(
         _, value = load_json(audience)
         validate(audience)
     else:
-        validate(audience)  # type: ignore[arg-type]
+        value = as_dicts(audience)
+        validate(value)  # type: ignore[arg-type]
     out: list[CoreNode] = []
     # (object, path, group key or "" while the object is not yet looked at, child count)
     stack: list[tuple[Any, str, str, int]] = [(value, "$", "", 0)]

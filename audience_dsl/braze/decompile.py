@@ -16,6 +16,7 @@ All walks are iterative, so objects nested thousands of levels deep are fine.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from audience_dsl.braze.codec import to_core
@@ -37,7 +38,7 @@ def _is_scalar(value: object) -> bool:
     return isinstance(value, str | bool) or _is_number(value)
 
 
-def from_json(audience: dict[str, Any] | str) -> ast.CoreNode:
+def from_json(audience: Mapping[str, Any] | str) -> ast.CoreNode:
     """The core AST of a Connected Audience object (a dict, or its JSON text).
 
     Raises :class:`~audience_dsl.errors.ValidationError` listing every problem with its
@@ -166,7 +167,7 @@ def resugar(node: ast.CoreNode) -> ast.Expr:
     return result
 
 
-def decompile(audience: dict[str, Any] | str, *, width: int = 88) -> str:
+def decompile(audience: Mapping[str, Any] | str, *, width: int = 88) -> str:
     """The canonical rule text of a Connected Audience object (a dict or JSON text).
 
     >>> decompile({"OR": [

@@ -15,6 +15,7 @@ import copy
 import functools
 from typing import Any, Literal
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from audience_dsl.braze.models import CustomAttributeFilter, LastUsedAppFilter, SubscriptionFilter
@@ -55,8 +56,12 @@ def json_schema(kind: Literal["audience", "request"] = "audience") -> dict[str, 
 @functools.cache
 def _defs() -> dict[str, Any]:
     """The definitions of the audience: the filters' models, then the groups."""
-    models = [(m, "validation") for m in (CustomAttributeFilter, SubscriptionFilter,
-                                          LastUsedAppFilter)]  # fmt: skip
+    classes: tuple[type[BaseModel], ...] = (
+        CustomAttributeFilter, SubscriptionFilter, LastUsedAppFilter,
+    )  # fmt: skip
+    models: list[tuple[type[BaseModel], Literal["validation"]]] = [
+        (m, "validation") for m in classes
+    ]
     _, generated = models_json_schema(models, ref_template="#/$defs/{model}")
     defs: dict[str, Any] = generated["$defs"]
     attribute = defs["CustomAttributeFilter"]["properties"]

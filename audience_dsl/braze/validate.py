@@ -70,8 +70,52 @@ class _Use:
         return self.loc.member(name, self.keys.index(name)) if name in self.keys else self.loc
 
 
+def as_dicts(value: object) -> object:
+    """``value`` with every mapping that is not a dict (a ``MappingProxyType``, a
+    pydantic-free read-only view...) copied into a dict, so that any ``Mapping`` is
+    read like the JSON object it stands for; ``value`` itself when there is none."""
+    stack: list[object] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping) and not isinstance(node, dict):
+            break
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+    else:
+        return value
+    return _copy_dicts(value)
+
+
+def _copy_dicts(value: object) -> object:
+    # Iterative: (source, container being built) pairs; depth is not bounded here.
+    def fresh(node: object) -> object:
+        if isinstance(node, Mapping):
+            return {}
+        if isinstance(node, list | tuple):
+            return []
+        return node
+
+    root = fresh(value)
+    stack: list[tuple[object, object]] = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        if isinstance(source, Mapping) and isinstance(target, dict):
+            for key, item in source.items():
+                target[key] = fresh(item)
+                stack.append((item, target[key]))
+        elif isinstance(source, list | tuple) and isinstance(target, list):
+            for item in source:
+                target.append(fresh(item))
+                stack.append((item, target[-1]))
+    if isinstance(value, tuple) and isinstance(root, list):
+        return tuple(root)
+    return root
+
+
 def validate(
-    audience: dict[str, Any] | str | bytes,
+    audience: Mapping[str, Any] | str | bytes,
     *,
     schema_types: Mapping[str, T] | None = None,
     legacy: bool = False,
@@ -91,7 +135,7 @@ def validate(
     """
     types = _schema(schema_types)
     text: str | None = None
-    value: object = audience
+    value: object = as_dicts(audience)
     if isinstance(audience, str | bytes | bytearray):
         text, value = load_json(audience)
     report = _Report()
