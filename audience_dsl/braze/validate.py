@@ -17,7 +17,7 @@ our exceptions: pydantic would swallow those.
 from __future__ import annotations
 
 import json
-import warnings
+import warnings as _warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,6 +119,7 @@ def validate(
     *,
     schema_types: Mapping[str, T] | None = None,
     legacy: bool = False,
+    warnings: list[tuple[str, str]] | None = None,
 ) -> None:
     """Check a Connected Audience object against Braze's rules; raise if it breaks any.
 
@@ -131,7 +132,8 @@ def validate(
     Raises :class:`~audience_dsl.errors.ValidationError` listing every problem with its
     JSON path, in document order (for JSON text, with its line and column too); warns
     (:class:`~audience_dsl.errors.AudienceWarning`) about what Braze accepts but probably
-    does not mean.
+    does not mean, or, given a list as ``warnings``, appends them to it as (JSON path,
+    message) pairs and issues none (the thread-safe way to collect them per call).
     """
     types = _schema(schema_types)
     text: str | None = None
@@ -143,7 +145,10 @@ def validate(
     _check_types(uses, types, report)
     locator = Locator(text)
     for loc, message in sorted(report.warnings, key=lambda w: w[0].order()):
-        warnings.warn(f"{loc.path()}: {message}{locator.describe(loc)}", AudienceWarning, 2)
+        if warnings is not None:
+            warnings.append((loc.path(), message + locator.describe(loc)))
+        else:
+            _warnings.warn(f"{loc.path()}: {message}{locator.describe(loc)}", AudienceWarning, 2)
     if report.problems:
         ordered = sorted(report.problems, key=lambda p: p[0].order())
         raise ValidationError(

@@ -116,10 +116,13 @@ def from_tagged(data: object) -> ast.Node:
     stack: list[tuple[object, str, bool]] = [(data, "$", False)]
     while stack:
         current, path, ready = stack.pop()
+        if id(current) in built:
+            continue  # the same object again: built once (a shared sub-rule)
         if not isinstance(current, Mapping):
             problems.append((path, f'a node is an object with a "node" key, not {_kind(current)}'))
             continue
-        cls = _NODES.get(current.get("node"))  # type: ignore[arg-type]
+        tag = current.get("node")
+        cls = _NODES.get(tag) if isinstance(tag, str) else None
         if cls is None:
             known = ", ".join(sorted(_NODES))
             problems.append((path, f"unknown node type {current.get('node')!r}; one of {known}"))
