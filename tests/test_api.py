@@ -12,8 +12,20 @@ def test_all_is_sorted_and_importable() -> None:
         assert hasattr(audience_dsl, name), name
 
 
+def test_all_is_pinned() -> None:
+    assert audience_dsl.__all__ == [
+        "AudienceError", "AudienceSyntaxError", "AudienceTypeError", "AudienceWarning",
+        "Diagnostic", "Explanation", "ParameterError", "Preview", "Report", "Rule",
+        "RuleError", "Schema", "SchemaError", "Semantics", "SendError", "Source", "Span",
+        "UnsupportedError", "ValidationError", "WrongType", "analyze", "ast", "compile",
+        "decompile", "evaluate", "explain", "format", "json_schema", "parse", "preview",
+        "print_rule", "to_audience", "validate",
+    ]  # fmt: skip
+
+
 def test_the_names_the_spec_promises_exist() -> None:
-    for name in ["compile", "parse", "to_audience", "AudienceError"]:
+    for name in ["compile", "parse", "to_audience", "AudienceError", "analyze", "json_schema",
+                 "Diagnostic", "Span", "Source", "Report"]:  # fmt: skip
         assert name in audience_dsl.__all__
 
 

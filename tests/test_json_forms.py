@@ -3,6 +3,7 @@ Schema of the audience and of the request body; any Mapping read as a JSON objec
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from types import MappingProxyType
@@ -114,7 +115,8 @@ def test_parsed_rule_json_round_trip(text: str) -> None:
 
 
 def test_rule_json_is_tagged() -> None:
-    rule = audience_dsl.parse("age > $min and not (tags contains any ('a', 'b') or push is opted_in)")
+    text = "age > $min and not (tags contains any ('a', 'b') or push is opted_in)"
+    rule = audience_dsl.parse(text)
     assert rule.to_json() == {
         "node": "Rule", "format": 1, "expr": {"node": "And", "children": [
             {"node": "Attribute", "name": "age", "comparison": "greater_than",
@@ -181,10 +183,8 @@ def test_rule_from_json_refuses_with_paths(data: Any, path: str) -> None:
     max_leaves=12,
 ))  # fmt: skip
 def test_rule_from_json_only_raises_ours(data: Any) -> None:
-    try:
+    with contextlib.suppress(AudienceError):
         Rule.from_json(data)
-    except AudienceError:
-        pass
 
 
 # ---- JSON Schema -----------------------------------------------------------------------------
@@ -234,9 +234,9 @@ def test_request_schema() -> None:
     good = [
         {"campaign_id": "c", "broadcast": True, "audience": audience},
         {"campaign_id": "c", "recipients": [{"external_user_id": "u", "trigger_properties":
-                                             {"x": 1}}], "send_id": "s"},  # fmt: skip
+                                             {"x": 1}}], "send_id": "s"},
         {"campaign_id": "c", "recipients": [{"user_alias": {"alias_name": "n",
-                                                            "alias_label": "l"}}]},  # fmt: skip
+                                                            "alias_label": "l"}}]},
     ]
     for body in good:
         REQUEST.validate(body)

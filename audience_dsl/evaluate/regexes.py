@@ -10,8 +10,10 @@ never runs a pattern that way:
   that says so, never handed to ``re``;
 * without it, only patterns of a shape that cannot backtrack badly run on ``re``: no
   quantifier inside a quantified group, no quantified alternation, no backreference or
-  lookaround, at most two unbounded quantifiers. Any other pattern is refused with a
-  message naming the extra.
+  lookaround, at most two unbounded quantifiers. Such a pattern takes time polynomial
+  in the value's length (at most cubic, counting the search's start positions), not
+  exponential; any other pattern is refused with a message naming the extra. Services
+  that match long values should install the extra.
 
 Matching is Braze's: case-insensitive and unanchored (a search).
 """
