@@ -31,14 +31,13 @@ from audience_dsl.evaluate.predicates import (
     subscription_state,
 )
 from audience_dsl.evaluate.preview import LeafCount, Preview, preview
-from audience_dsl.evaluate.program import audience_to_ast, evaluate
+from audience_dsl.evaluate.program import evaluate
 
 __all__ = [
     "Explanation",
     "LeafCount",
     "Preview",
     "Step",
-    "audience_to_ast",
     "compile_regex",
     "evaluate",
     "explain",
