@@ -21,7 +21,7 @@ from audience_dsl.errors import AudienceError, Diagnostic, RuleError, Severity
 from audience_dsl.language import ast
 from audience_dsl.language.recovery import parse_recovering
 from audience_dsl.lower import lower
-from audience_dsl.pipeline import SchemaLike, _options
+from audience_dsl.pipeline import SchemaLike, options_for
 from audience_dsl.semantics import Semantics
 from audience_dsl.source import NOWHERE, Source
 
@@ -98,7 +98,7 @@ def analyze(
             found.extend(error.diagnostics)
         if not any(d.severity is Severity.ERROR for d in found):
             try:
-                options = _options(semantics, list_comparisons)
+                options = options_for(semantics, list_comparisons)
                 audience = cast(Audience, to_json(lower(expr, source, options), source))
             except RuleError as error:
                 found.extend(error.diagnostics)

@@ -27,7 +27,6 @@ from audience_dsl.source import NOWHERE, Source
 
 __all__ = ["compile", "format", "parse", "to_audience"]
 
-
 def parse(
     text: str, *, params: Mapping[str, Any] | None = None, source_name: str = "<rule>"
 ) -> Rule:
@@ -66,7 +65,7 @@ def to_audience(
     Braze's newer ``is_any_of``/``is_none_of`` (not every workspace accepts them).
     ``warnings`` is as for :func:`compile`.
     """
-    options = _options(semantics, list_comparisons)
+    options = options_for(semantics, list_comparisons)
     found: list[Diagnostic] = []
     try:
         return _to_audience(rule, schema, strict, options=options, warnings=found)
@@ -114,7 +113,7 @@ def compile(
         types = Schema.coerce(schema) if schema is not None else None
         expr = bind(parse_expr(source), params or {}, source, types)
         rule = Rule(expr=expr, span=expr.span, source=source)
-        options = _options(semantics, list_comparisons)
+        options = options_for(semantics, list_comparisons)
         return _to_audience(rule, types, strict, options=options, warnings=found)
     finally:
         _hand_over(found, source, warnings)
@@ -133,7 +132,7 @@ def _hand_over(
         emit_warnings(found, stacklevel=3)
 
 
-def _options(semantics: Semantics | None, list_comparisons: bool) -> Options:
+def options_for(semantics: Semantics | None, list_comparisons: bool) -> Options:
     if semantics is None and not list_comparisons:
         return DEFAULT
     if semantics is None:

@@ -9,8 +9,8 @@ import pytest
 
 import audience_dsl
 from audience_dsl import AudienceError
-from audience_dsl.evaluate import regexes
-from audience_dsl.evaluate.regexes import BoundedRegexError, compile_bounded
+from audience_dsl.evaluator import regexes
+from audience_dsl.evaluator.regexes import BoundedRegexError, compile_bounded
 
 NOW = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 EVIL = "^(a+)+$"

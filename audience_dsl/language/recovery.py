@@ -23,7 +23,7 @@ from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.language.builder import Builder
 from audience_dsl.language.definitions import expand_definitions
-from audience_dsl.language.grammar import FastLexer, _plain_rule_names, grammar_text
+from audience_dsl.language.grammar import FastLexer, grammar_text
 from audience_dsl.language.parser import parse_program
 from audience_dsl.language.parts import Name, Problem, Program, cover_spans, token_span
 from audience_dsl.source import NOWHERE, Source, Span
@@ -128,7 +128,6 @@ def _get_parser() -> Lark:
                     transformer=_RecoveringBuilder(),
                     maybe_placeholders=False,
                 )
-                _plain_rule_names(built)
                 _parser = built
     return _parser
 

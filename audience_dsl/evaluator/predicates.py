@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
 from audience_dsl.errors import ValidationError
-from audience_dsl.evaluate.regexes import BoundedRegexError, Search, compile_bounded
+from audience_dsl.evaluator.regexes import BoundedRegexError, Search, compile_bounded
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.semantics import Kind, Semantics, WrongType, kind_of
@@ -115,7 +115,7 @@ def is_text_or_array(value: object) -> bool:
 
 def compile_regex(pattern: str) -> Search:
     """Braze's regex matching: a case-insensitive search (unanchored), run in bounded
-    time (:mod:`audience_dsl.evaluate.regexes`); a pattern that cannot be is refused."""
+    time (:mod:`audience_dsl.evaluator.regexes`); a pattern that cannot be is refused."""
     try:
         return compile_bounded(pattern)
     except BoundedRegexError as exc:
