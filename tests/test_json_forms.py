@@ -283,3 +283,16 @@ def test_any_mapping_is_read_as_a_json_object(case: dict[str, Any]) -> None:
     frozen = _frozen(case["json"])
     audience_dsl.validate(frozen)
     assert audience_dsl.decompile(frozen) == audience_dsl.decompile(case["json"])
+
+
+def test_a_cycle_through_a_mapping_is_reported_not_followed() -> None:
+    inner: dict[str, Any] = {}
+    inner["AND"] = [MappingProxyType(inner)]
+    with pytest.raises(ValidationError):
+        audience_dsl.validate(MappingProxyType(inner))
+    leaf = MappingProxyType({"custom_attribute": {"custom_attribute_name": "a",
+                                                  "comparison": "exists"}})  # fmt: skip
+    shared: Any = leaf
+    for _ in range(60):  # 2**60 paths through 61 objects
+        shared = {"AND": [shared, shared]}
+    audience_dsl.validate(shared)  # copied once per object, never walked 2**60 times

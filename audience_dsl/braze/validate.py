@@ -72,45 +72,54 @@ class _Use:
 
 def as_dicts(value: object) -> object:
     """``value`` with every mapping that is not a dict (a ``MappingProxyType``, a
-    pydantic-free read-only view...) copied into a dict, so that any ``Mapping`` is
-    read like the JSON object it stands for; ``value`` itself when there is none."""
+    read-only view...) copied into a dict, so that any ``Mapping`` is read like the JSON
+    object it stands for; ``value`` itself when there is none. Containers are visited
+    once each, so shared and cyclic structures (which :func:`validate` reports) are fine.
+    """
+    seen: set[int] = set()
     stack: list[object] = [value]
     while stack:
         node = stack.pop()
         if isinstance(node, Mapping) and not isinstance(node, dict):
-            break
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list | tuple):
-            stack.extend(node)
-    else:
-        return value
-    return _copy_dicts(value)
+            return _copy_dicts(value)
+        if isinstance(node, dict | list | tuple) and id(node) not in seen:
+            seen.add(id(node))
+            stack.extend(node.values() if isinstance(node, dict) else node)
+    return value
 
 
 def _copy_dicts(value: object) -> object:
-    # Iterative: (source, container being built) pairs; depth is not bounded here.
-    def fresh(node: object) -> object:
-        if isinstance(node, Mapping):
-            return {}
-        if isinstance(node, list | tuple):
-            return []
-        return node
+    """A copy of ``value`` with plain dicts and lists, each container copied once (a
+    shared one stays shared, a cycle stays a cycle)."""
+    copies: dict[int, object] = {}
 
-    root = fresh(value)
-    stack: list[tuple[object, object]] = [(value, root)]
+    def fresh(node: object) -> tuple[object, bool]:
+        if id(node) in copies:
+            return copies[id(node)], False
+        if isinstance(node, Mapping):
+            copies[id(node)] = {}
+        elif isinstance(node, list | tuple):
+            copies[id(node)] = []
+        else:
+            return node, False
+        return copies[id(node)], True
+
+    root, _ = fresh(value)
+    stack: list[object] = [value] if root is not value else []
     while stack:
-        source, target = stack.pop()
+        source = stack.pop()
+        target = copies[id(source)]
         if isinstance(source, Mapping) and isinstance(target, dict):
             for key, item in source.items():
-                target[key] = fresh(item)
-                stack.append((item, target[key]))
+                target[key], new = fresh(item)
+                if new:
+                    stack.append(item)
         elif isinstance(source, list | tuple) and isinstance(target, list):
             for item in source:
-                target.append(fresh(item))
-                stack.append((item, target[-1]))
-    if isinstance(value, tuple) and isinstance(root, list):
-        return tuple(root)
+                copy, new = fresh(item)
+                target.append(copy)
+                if new:
+                    stack.append(item)
     return root
 
 
