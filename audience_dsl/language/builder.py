@@ -13,7 +13,7 @@ from audience_dsl.errors import (
     AudienceTypeError,
     UnsupportedError,
 )
-from audience_dsl.language import ast
+from audience_dsl.language import ast, phrasings
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.language.comparisons import (
     array_item,
@@ -25,7 +25,6 @@ from audience_dsl.language.comparisons import (
 )
 from audience_dsl.language.literals import (
     datetime_text,
-    days_text,
     decode_string,
     describe_value,
     is_value,
@@ -225,6 +224,12 @@ class Builder:
                 name=name.text, comparison=comparison, value=value, span=span,
                 name_span=name.span, value_span=token_span(target),
             )  # fmt: skip
+        blank = phrasings.is_word(name, target, negated, span) if kind == "NAME" else None
+        if blank is not None:
+            return blank
+        if kind in ("STRING", "NUMBER", "DATETIME"):
+            written = Op("NE" if negated else "EQ", False, token_span(_is), "is not" if negated else "is")
+            return comparison_filter(name, written, target)
         if kind == "NULL" or (kind == "NAME" and word == "set"):
             exists = negated if kind == "NULL" else not negated
             return ast.Attribute(
@@ -309,21 +314,6 @@ class Builder:
             name, C.IS_ANY_OF, values, token_span(_is).cover(token_span(of)), "is any of"
         )
 
-    def is_none_of(self, items: list[Any]) -> ast.Attribute:
-        name, _is, none, of, values = items
-        if str(none).lower() != "none":
-            hint = f"to compare with a value write `{render_name(name.text)} = ...`"
-            fail(
-                AudienceSyntaxError,
-                "`is` compares with true, false, null or set, or takes `any of` / `none of`",
-                token_span(none),
-                f"found the name `{none}`",
-                hint,
-            )
-        expect_word(of, "of", "`is none of (...)`")
-        span = token_span(_is).cover(token_span(of))
-        return list_filter(name, C.IS_NONE_OF, values, span, "is none of")
-
     def includes_any_of(self, items: list[Any]) -> ast.Attribute:
         name, keyword, _any, of, values = items
         expect_word(of, "of", f"`{keyword} any of (...)`")
@@ -339,8 +329,36 @@ class Builder:
             name_span=name.span,
         )
 
+    def is_words(self, items: list[Any]) -> Any:
+        name, _is, *rest = items
+        negated = rest[0].type == "NOT"
+        words = rest[1:-1] if negated else rest[:-1]
+        return phrasings.worded(name, words, rest[-1], negated, after_is=True)
+
+    def words(self, items: list[Any]) -> Any:
+        name, *words, value = items
+        return phrasings.worded(name, words, value, False, after_is=False)
+
+    def value_or_list(self, items: list[Any]) -> Any:
+        if len(items) == 1 and not (isinstance(items[0], Token) and items[0].type in ("LPAR", "LSQB")):
+            return items[0]
+        values = tuple(item for item in items if not isinstance(item, Token) or is_value(item))
+        return ValueList(
+            values, token_span(items[0]).cover(token_span(items[-1])), token_span(items[0])
+        )
+
+    def period(self, items: list[Any]) -> ast.Attribute:
+        name, *rest = items
+        if rest[0].type == "IS":
+            rest = rest[1:]
+        keyword, *words = rest
+        value = None
+        if words and not (isinstance(words[-1], Token) and words[-1].type == "NAME"):
+            value = words.pop()
+        return phrasings.period(name, keyword, words, value)
+
     def within(self, items: list[Any]) -> ast.Attribute:
-        name, keyword, value = items
+        name, *_is, keyword, value = items
         op = Op("WITHIN", False, token_span(keyword), str(keyword))
         if not isinstance(value, Duration):
             fail(
@@ -353,19 +371,11 @@ class Builder:
         return comparison_filter(name, Op("LT", False, op.span, op.text), value)
 
     def after_before(self, items: list[Any]) -> ast.Attribute:
-        name, keyword, value = items
+        name, *_is, keyword, value = items
         key = "GT" if keyword.type == "AFTER" else "LT"
         op = Op(key, False, token_span(keyword), str(keyword))
         if isinstance(value, Duration):
-            relation = ">" if key == "GT" else "<"
-            fail(
-                UnsupportedError,
-                f"`{keyword}` takes a date-time, not a duration",
-                value.span,
-                "a duration",
-                f"for a relative time write `{render_name(name.text)} {relation} "
-                f"{days_text(value)}`",
-            )
+            return phrasings.relative_after_before(name, keyword, value)
         if value.type not in ("DATETIME", "PARAM"):
             fail(
                 AudienceTypeError,
@@ -386,7 +396,7 @@ class Builder:
 
     def in_(self, items: list[Any]) -> ast.In:
         name = items[0]
-        negated = len(items) == 4
+        negated = any(item.type == "NOT" for item in items[1:-1])
         values: ValueList = items[-1]
         op = Op(
             "IN", negated, token_span(items[1]).cover(token_span(items[-2])), words_of(items[1:-1])

@@ -8,6 +8,8 @@ position, and a hint for the mistakes people actually make
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from audience_dsl.errors import (
@@ -18,6 +20,7 @@ from audience_dsl.language import ast
 from audience_dsl.language.definitions import expand_definitions
 from audience_dsl.language.grammar import get_parser
 from audience_dsl.language.parts import Problem, Program
+from audience_dsl.language.recovery import every_syntax_error
 from audience_dsl.language.syntax_errors import (
     only_comments,
     unexpected_character,
@@ -43,20 +46,20 @@ def parse_program(source: Source) -> Program:
     try:
         result: Program = get_parser().parse(text)  # type: ignore[assignment]
     except Problem as problem:
-        raise problem.kind(problem.diagnostic, source) from None
+        _raise_problem(problem, source)
     except UnexpectedToken as exc:
         if isinstance(exc.__context__, Problem):  # pragma: no cover - defensive
-            raise exc.__context__.kind(exc.__context__.diagnostic, source) from None
-        raise AudienceSyntaxError(unexpected_token(exc, source), source) from None
+            _raise_problem(exc.__context__, source)
+        _raise_syntax(unexpected_token(exc, source), source)
     except UnexpectedCharacters as exc:
-        raise AudienceSyntaxError(unexpected_character(exc, source), source) from None
+        _raise_syntax(unexpected_character(exc, source), source)
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
         span = source.span(exc.pos_in_stream or 0, exc.pos_in_stream or 0)
         raise AudienceSyntaxError(Diagnostic("this is not a rule", span), source) from None
     except LarkError as exc:  # pragma: no cover - lark wraps callback errors in some modes
         original = getattr(exc, "orig_exc", None)
         if isinstance(original, Problem):
-            raise original.kind(original.diagnostic, source) from None
+            _raise_problem(original, source)
         raise
     except RecursionError:  # pragma: no cover - nothing here recurses, but never leak it
         span = source.span(0, len(text))
@@ -64,6 +67,29 @@ def parse_program(source: Source) -> Program:
             Diagnostic("the rule is nested too deeply", span), source
         ) from None
     return result
+
+
+def _raise_syntax(first: Diagnostic, source: Source) -> NoReturn:
+    """Raise the rule's syntax errors: every one (the parser found the first)."""
+    try:
+        found = every_syntax_error(source)
+    except RecursionError:  # pragma: no cover - the simulation does not recurse
+        found = []
+    if not found or found[0].span.start != first.span.start:
+        found = [first, *(d for d in found if d.span.start > first.span.start)]
+    else:
+        found[0] = first
+    raise AudienceSyntaxError(found, source) from None
+
+
+def _raise_problem(problem: Problem, source: Source) -> NoReturn:
+    """Raise a problem the builder found, with the syntax errors after it, if any."""
+    later = [
+        d for d in every_syntax_error(source) if d.span.start > problem.diagnostic.span.start
+    ]
+    if later:
+        raise AudienceSyntaxError([problem.diagnostic, *later], source) from None
+    raise problem.kind(problem.diagnostic, source) from None
 
 
 def parse_expr(source: Source) -> ast.Expr:

@@ -33,8 +33,10 @@ def fail(
     label: str = "",
     hint: str = "",
     labels: tuple[Label, ...] = (),
+    *,
+    code: str = "",
 ) -> NoReturn:
-    raise Problem(kind, Diagnostic(message, span, label, hint, labels))
+    raise Problem(kind, Diagnostic(message, span, label, hint, labels, code=code))
 
 
 def token_span(token: Token) -> Span:
