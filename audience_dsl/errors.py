@@ -189,17 +189,54 @@ def render(diagnostic: Diagnostic, source: Source) -> str:
         gutter,
     ]
     shown_line = 0
+    cut = 0
     for place_span, mark, text in sorted(places, key=lambda p: (p[0].line, p[0].column)):
         line_text = source.line_text(place_span.line)
         if place_span.line != shown_line:
+            on_line = [p[0] for p in places if p[0].line == place_span.line]
+            line_text, cut = _window(line_text, on_line)
             out.append(f" {place_span.line:>{width}} | {line_text}".rstrip())
             shown_line = place_span.line
-        out.append(f"{gutter} {_underline(line_text, place_span, mark)} {text}".rstrip())
+        else:
+            line_text, _cut = _window(source.line_text(place_span.line), [
+                p[0] for p in places if p[0].line == place_span.line
+            ])
+        shifted = Span(
+            place_span.start, place_span.end, place_span.line, place_span.column - cut,
+            place_span.end_line, place_span.end_column - cut,
+        )  # fmt: skip
+        out.append(f"{gutter} {_underline(line_text, shifted, mark)} {text}".rstrip())
     if diagnostic.hint:
         hint_lines = diagnostic.hint.split("\n")
         out.append(f"{' ' * (width + 2)}= hint: {hint_lines[0]}")
         out.extend(f"{' ' * (width + 2)}        {extra}" for extra in hint_lines[1:])
     return "\n".join(out)
+
+
+#: Lines longer than this are shown as a window around the places marked on them.
+_WIDE = 100
+_CONTEXT = 40
+
+
+def _window(line_text: str, spans: list[Span]) -> tuple[str, int]:
+    """A long line cut to a window around ``spans``: the text shown, and how many columns
+    were cut from its start (an ellipsis stands for each cut end)."""
+    if len(line_text) <= _WIDE:
+        return line_text, 0
+    first = min(span.column for span in spans) - 1
+    last = max(
+        span.end_column - 1 if span.end_line == span.line else len(line_text) for span in spans
+    )
+    start = max(0, first - _CONTEXT)
+    stop = min(len(line_text), max(last, first + 1) + _CONTEXT)
+    shown = line_text[start:stop]
+    cut = 0
+    if start > 0:
+        shown = "..." + shown
+        cut = start - 3
+    if stop < len(line_text):
+        shown += "..."
+    return shown, cut
 
 
 def _underline(line_text: str, span: Span, mark: str) -> str:

@@ -8,6 +8,7 @@ position, and a hint for the mistakes people actually make
 
 from __future__ import annotations
 
+import re
 from typing import NoReturn
 
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -26,7 +27,63 @@ from audience_dsl.language.syntax_errors import (
     unexpected_character,
     unexpected_token,
 )
-from audience_dsl.source import Source
+from audience_dsl.source import NOWHERE, Source
+
+
+def read_source(text: object, name: str = "<rule>") -> Source:
+    """Rule text as people have it, as a :class:`Source`: a ``str`` or UTF-8 ``bytes``.
+
+    A leading byte-order mark is skipped; a line break is LF, CRLF or a lone CR (a lone
+    CR becomes LF, which keeps every offset). Bytes that are not UTF-8 are an
+    :class:`AudienceSyntaxError` naming the line, the column and the byte.
+    """
+    if isinstance(text, bytes | bytearray | memoryview):
+        data = bytes(text)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            _not_utf8(data, exc, name)
+    if not isinstance(text, str):
+        raise AudienceSyntaxError(
+            Diagnostic(
+                f"a rule is text, not {type(text).__name__}", NOWHERE, code="rule-not-text"
+            ),
+            Source(""),
+        )
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = _LONE_CR.sub("\n", text)
+    return Source(text, name)
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
+def _not_utf8(data: bytes, exc: UnicodeDecodeError, name: str) -> NoReturn:
+    bad = exc.start
+    shown_text = data.decode("utf-8", errors="replace")
+    if shown_text.startswith("\ufeff"):
+        shown_text = shown_text[1:]
+        data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+        bad -= 3
+    shown_text = _LONE_CR.sub("\n", shown_text)
+    prefix = data[:bad].decode("utf-8", errors="replace")
+    prefix = _LONE_CR.sub("\n", prefix)
+    source = Source(shown_text, name)
+    line, column = source.position(len(prefix))
+    byte = data[bad]
+    raise AudienceSyntaxError(
+        Diagnostic(
+            f"the rule is not UTF-8 text: byte 0x{byte:02X} at line {line}, column {column} "
+            "cannot be read",
+            source.span(len(prefix), len(prefix) + 1),
+            "not UTF-8",
+            "save the file as UTF-8 (most editors offer it under 'Save with encoding')",
+            code="not-utf8",
+        ),
+        source,
+    ) from None
 
 
 def parse_program(source: Source) -> Program:

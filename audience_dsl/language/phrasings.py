@@ -10,7 +10,7 @@ what each phrase means (and suggest the nearest phrase for a misspelt one).
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, NoReturn
 
 from lark import Token
 
@@ -99,7 +99,7 @@ def _words(tokens: list[Token]) -> tuple[str, ...]:
     return tuple(str(t).lower() for t in tokens)
 
 
-def unknown_words(name: Name, tokens: list[Token], value: Any, after_is: bool) -> None:
+def unknown_words(name: Name, tokens: list[Token], value: Any, after_is: bool) -> NoReturn:
     """Fail for a phrase that is not an operator, suggesting the closest one."""
     written = " ".join(str(t) for t in tokens)
     spelled = written.lower()
@@ -137,9 +137,10 @@ def unknown_words(name: Name, tokens: list[Token], value: Any, after_is: bool) -
 def worded(name: Name, tokens: list[Token], value: Any, negated: bool, after_is: bool) -> Any:
     """``x <words> value``: the filter a comparison phrase stands for."""
     table = IS_WORD_OPERATORS if after_is else WORD_OPERATORS
-    key = table.get(_words(tokens))
-    if key is None:
+    found = table.get(_words(tokens))
+    if found is None:
         unknown_words(name, tokens, value, after_is)
+    key: str = found
     written = ("is not " if negated else "is " if after_is else "") + " ".join(
         str(t) for t in tokens
     )

@@ -33,7 +33,7 @@ _PREFERENCE = [
 
 def _tables() -> tuple[dict[object, dict[str, tuple[object, object]]], object, object]:
     parser = get_parser()
-    table = parser.parser.parser.parser.parse_table  # type: ignore[attr-defined]
+    table = parser.parser.parser.parser.parse_table
     return table.states, table.start_states["start"], table.end_states["start"]
 
 
@@ -128,7 +128,8 @@ def every_syntax_error(source: Source) -> list[Diagnostic]:
             i += 1
             continue
         expected = {k for k in states[stack[-1]] if isinstance(k, str) and k.isupper()}
-        found.append(unexpected_token(UnexpectedToken(stream[i], expected), source))
+        error = UnexpectedToken(stream[i], expected)  # type: ignore[no-untyped-call]
+        found.append(unexpected_token(error, source))
         ahead = kinds[i + 1 : i + 1 + _LOOKAHEAD]
         ordered = [k for k in _PREFERENCE if k in expected] + sorted(
             expected - set(_PREFERENCE) - {"$END"}
