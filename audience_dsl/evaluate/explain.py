@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from audience_dsl.errors import AudienceError
-from audience_dsl.language.printer import leaf_text
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from audience_dsl.errors import AudienceError
 from audience_dsl.evaluate.predicates import (
     expansion,
     is_array,
@@ -26,6 +24,7 @@ from audience_dsl.evaluate.predicates import (
 from audience_dsl.evaluate.program import ALL, ANY, LEAF, NOT, build_program, custom_attributes_of
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
+from audience_dsl.language.printer import leaf_text
 from audience_dsl.semantics import Kind, Semantics, kind_of
 from audience_dsl.source import Source, Span
 

@@ -228,8 +228,8 @@ class Builder:
         if blank is not None:
             return blank
         if kind in ("STRING", "NUMBER", "DATETIME"):
-            written = Op("NE" if negated else "EQ", False, token_span(_is), "is not" if negated else "is")
-            return comparison_filter(name, written, target)
+            key, text = ("NE", "is not") if negated else ("EQ", "is")
+            return comparison_filter(name, Op(key, False, token_span(_is), text), target)
         if kind == "NULL" or (kind == "NAME" and word == "set"):
             exists = negated if kind == "NULL" else not negated
             return ast.Attribute(
@@ -340,8 +340,9 @@ class Builder:
         return phrasings.worded(name, words, value, False, after_is=False)
 
     def value_or_list(self, items: list[Any]) -> Any:
-        if len(items) == 1 and not (isinstance(items[0], Token) and items[0].type in ("LPAR", "LSQB")):
-            return items[0]
+        first = items[0]
+        if len(items) == 1 and not (isinstance(first, Token) and first.type in ("LPAR", "LSQB")):
+            return first
         values = tuple(item for item in items if not isinstance(item, Token) or is_value(item))
         return ValueList(
             values, token_span(items[0]).cover(token_span(items[-1])), token_span(items[0])

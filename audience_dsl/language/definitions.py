@@ -3,8 +3,11 @@ redefinitions and cycles reported."""
 
 from __future__ import annotations
 
+import warnings
+
 from audience_dsl.errors import (
     AudienceSyntaxError,
+    AudienceWarning,
     Label,
 )
 from audience_dsl.language import ast
@@ -66,6 +69,19 @@ def expand_definitions(program: Program) -> ast.Expr:
             if state.get(use.name) != 2:
                 state[use.name] = 1
                 stack.append((use.name, uses(defined[use.name].expr)))
+
+    used = {use.name for use in uses(program.expr)}
+    for definition in defined.values():
+        used.update(use.name for use in uses(definition.expr))
+    for definition in defined.values():
+        if definition.name.text not in used:
+            span = definition.name.span
+            warnings.warn(
+                f"{span.line}:{span.column}: the sub-rule `{definition.name.text}` is defined but "
+                "never used; use it by its name, or remove the `let`",
+                AudienceWarning,
+                stacklevel=5,
+            )
 
     expanded: dict[str, ast.Node] = {}
 

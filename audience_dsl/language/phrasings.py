@@ -74,7 +74,7 @@ _KNOWN_WORDS = sorted(
         "between",
         "in",
         "is",
-    }  # fmt: skip
+    }
 )
 
 _SYMBOLS = {"GT": ">", "LT": "<", "GE": ">=", "LE": "<=", "EQ": "=", "NE": "!="}
@@ -198,16 +198,17 @@ def _listed(name: Name, key: str, negated: bool, value: Any, op_span: Span, writ
             value = ValueList(
                 ast.Param(value[1:], 1, token_span(value)), token_span(value), token_span(value)
             )
-        elif not isinstance(value, ValueList):
-            if not (isinstance(value, Token) and value.type == "STRING"):
-                fail(
-                    AudienceTypeError,
-                    "`is none of` takes strings",
-                    vspan(value),
-                    f"found {describe_value(value)}",
-                    'write the values as strings, e.g. ("a", "b")',
-                    code="list-of-strings-expected",
-                )
+        elif not isinstance(value, ValueList) and not (
+            isinstance(value, Token) and value.type == "STRING"
+        ):
+            fail(
+                AudienceTypeError,
+                "`is none of` takes strings",
+                vspan(value),
+                f"found {describe_value(value)}",
+                'write the values as strings, e.g. ("a", "b")',
+                code="list-of-strings-expected",
+            )
         return list_filter(name, C.IS_NONE_OF, value, op_span, "is none of")
     # `is one of`: the same as `in`.
     op = Op("IN", negated, op_span, written)

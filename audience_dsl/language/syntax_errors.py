@@ -293,9 +293,7 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
         # `eye_color = "blue" age > 30`: a condition ends, another starts.
         message = f"expected `and` or `or` before `{token}`"
         start = _condition_start(previous)
-        line_end = min(
-            i for i in (source.text.find("\n", offset), len(source.text)) if i != -1
-        )
+        line_end = min(i for i in (source.text.find("\n", offset), len(source.text)) if i != -1)
         proposal = (
             f"{source.text[start : last.end_pos or 0]} and {source.text[offset:line_end].rstrip()}"
         )
@@ -416,7 +414,10 @@ def character_problem(offset: int, source: Source) -> tuple[Diagnostic, int, str
     if char == "&":
         return (
             Diagnostic(
-                "`&` on its own is not an operator", span, "here", "write `and` or `&&`",
+                "`&` on its own is not an operator",
+                span,
+                "here",
+                "write `and` or `&&`",
                 code="single-ampersand",
             ),
             offset + 1,
@@ -425,7 +426,10 @@ def character_problem(offset: int, source: Source) -> tuple[Diagnostic, int, str
     if char == "|":
         return (
             Diagnostic(
-                "`|` on its own is not an operator", span, "here", "write `or` or `||`",
+                "`|` on its own is not an operator",
+                span,
+                "here",
+                "write `or` or `||`",
                 code="single-pipe",
             ),
             offset + 1,
@@ -484,7 +488,10 @@ def character_problem(offset: int, source: Source) -> tuple[Diagnostic, int, str
     if char == "$":
         return (
             Diagnostic(
-                "a parameter is `$` followed by a name", span, "here", "write e.g. `$min_age`",
+                "a parameter is `$` followed by a name",
+                span,
+                "here",
+                "write e.g. `$min_age`",
                 code="bare-dollar",
             ),
             offset + 1,
@@ -495,7 +502,9 @@ def character_problem(offset: int, source: Source) -> tuple[Diagnostic, int, str
     if not char.isascii() and char.isalpha():
         hint = "names with other characters than A-Z, 0-9 and _ are written in backticks: `名前`"
     return (
-        Diagnostic(f"unexpected character {shown}", span, "here", hint, code="unexpected-character"),
+        Diagnostic(
+            f"unexpected character {shown}", span, "here", hint, code="unexpected-character"
+        ),
         offset + 1,
         "",
     )
