@@ -56,6 +56,13 @@ from audience_dsl.language.parts import (
 )
 
 
+def _calendar_days(count: Token, unit_word: str) -> int:
+    """Roughly the days of ``count`` months or years, for an example in a hint."""
+    per = CALENDAR_UNITS[unit_word]
+    text = str(count)
+    return per * int(text) if text.isdigit() and 0 < int(text) < 1000 else per
+
+
 class Builder:
     """Callbacks for each grammar rule, called by Lark at every reduction."""
 
@@ -143,7 +150,9 @@ class Builder:
                 f"`{unit}` is not a fixed number of days; Braze measures relative times in days",
                 token_span(unit),
                 "a calendar unit",
-                f"write the number of days you mean, e.g. `{CALENDAR_UNITS[unit_word]} days`",
+                "write the number of days you mean, e.g. "
+                f"`{_calendar_days(count, unit_word)} days`",
+                code="calendar-unit",
             )
         if unit_word not in DAY_UNITS:
             suggestion = difflib.get_close_matches(unit_word, list(DAY_UNITS), n=1)

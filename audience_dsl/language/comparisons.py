@@ -146,6 +146,12 @@ _INSTANT = {"GT": C.AFTER, "LT": C.BEFORE}
 _SYMBOL = {"EQ": "=", "NE": "!=", "GT": ">", "GE": ">=", "LT": "<", "LE": "<="}
 
 
+def _bare(value: Duration) -> str:
+    days = value.days
+    count = f"${days.name}" if isinstance(days, ast.Param) else str(days)
+    return f"{count} day" if days == 1 else f"{count} days"
+
+
 def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attribute:
     """``name op value`` for the comparison operators (=, !=, <, <=, >, >=)."""
     span = name.span.cover(value_span_of(value))
@@ -160,22 +166,36 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
     if isinstance(value, Duration):
         comparison = _RELATIVE.get((op.key, value.future))
         if comparison is None:
-            strict = "<" if op.key in ("LE", "EQ") else ">"
-            hint = f"write `{shown_name} {strict} {days_text(value)}`"
+            count = days_text(value)
             if op.key in ("LE", "GE"):
                 message = (
                     f"`{op.text}` with a duration has no Braze equivalent: Braze compares "
                     "relative times strictly, in whole days"
                 )
-                if op.key == "LE" and isinstance(value.days, int):
-                    later = Duration(value.days + 1, value.future, value.span, value.count_span)
-                    hint += f" or `{shown_name} < {days_text(later)}`"
+                if op.key == "LE":
+                    edge = "from now" if value.future else "ago"
+                    hint = (
+                        f"write `{shown_name} < {count}`, which leaves out the instant "
+                        f"exactly {_bare(value)} {edge}"
+                    )
+                else:
+                    edge = "from now" if value.future else "ago"
+                    hint = (
+                        f"write `{shown_name} > {count}`, which leaves out the instant exactly "
+                        f"{_bare(value)} {edge}"
+                    )
+                code = "inclusive-relative-time"
             else:
                 message = f"`{op.text}` with a duration has no Braze equivalent"
-                hint = f"compare relative times with `<` or `>`, e.g. `{shown_name} < " + (
-                    f"{days_text(value)}`"
+                hint = (
+                    "Braze has no filter for an exact number of days; compare with `<` (less "
+                    f"than {_bare(value)} {'from now' if value.future else 'ago'}) or `>` "
+                    "(more than that)"
                 )
-            fail(UnsupportedError, message, op.span, "no exact Braze comparison", hint)
+                code = "relative-time-equality"
+            fail(
+                UnsupportedError, message, op.span, "no exact Braze comparison", hint, code=code
+            )
         return make(comparison, value.days)
 
     kind = value.type

@@ -374,9 +374,9 @@ def relative_after_before(name: Name, keyword: Token, value: Duration) -> ast.At
             "selects both",
             op_span.cover(value.span),
             "past and future",
-            f"`{shown} < {count}` (less than {count} ago) leaves out times in the future; "
-            f"`{shown} < {count} or {shown} > 0 days from now` keeps them",
-            code="after-days-ago",
+            f"write `{shown} < {count}` (less than {count} ago), which leaves out every time "
+        "in the future",
+        code="after-days-ago",
         )
     fail(
         UnsupportedError,
@@ -384,8 +384,7 @@ def relative_after_before(name: Name, keyword: Token, value: Duration) -> ast.At
         "selects both",
         op_span.cover(value.span),
         "past and future",
-        f"`{shown} < {count} from now` leaves out times in the past; "
-        f"`{shown} > 0 days or {shown} < {count} from now` keeps them",
+        f"write `{shown} < {count} from now`, which leaves out every time in the past",
         code="before-days-from-now",
     )
 
