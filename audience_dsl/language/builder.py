@@ -143,6 +143,7 @@ class Builder:
                 token_span(unit),
                 "a unit shorter than a day",
                 "write a number of days, e.g. `1 day`",
+                code="sub-day-unit",
             )
         if unit_word in CALENDAR_UNITS:
             fail(
@@ -162,7 +163,14 @@ class Builder:
             else:
                 message = f"expected `and`, `or` or a unit (`days`, `weeks`) after `{count}`"
                 hint = "conditions are joined with `and` or `or`; a duration is written `2 days`"
-            fail(AudienceSyntaxError, message, token_span(unit), f"found the name `{unit}`", hint)
+            fail(
+                AudienceSyntaxError,
+                message,
+                token_span(unit),
+                f"found the name `{unit}`",
+                hint,
+                code="unknown-duration-unit",
+            )
         factor = DAY_UNITS[unit_word]
         if count.type == "PARAM":
             return Duration(ast.Param(count[1:], factor, count_span), future, span, count_span)
@@ -176,6 +184,7 @@ class Builder:
                 "a fraction",
                 f"write a whole number of days, e.g. `{plural_days(whole)}` or "
                 f"`{plural_days(whole + 1)}`",
+                code="fractional-days",
             )
         if number < 0:
             fail(
@@ -184,6 +193,7 @@ class Builder:
                 count_span,
                 "a negative count",
                 "for a time in the future write `5 days from now`",
+                code="negative-duration",
             )
         return Duration(number * factor, future, span, count_span)
 
@@ -247,7 +257,6 @@ class Builder:
                 span=span,
                 name_span=name.span,
             )
-        operator = "!=" if negated else "="
         shown = quote(target.value) if kind == "NAME" else str(target)
         if kind == "NAME" and word in {s.value for s in ast.State}:
             extra = f"; for the subscription filter write `push is {word}` or `email is {word}`"
@@ -255,10 +264,12 @@ class Builder:
             extra = ""
         fail(
             AudienceSyntaxError,
-            "`is` compares with true, false, null or set",
+            "`is` takes a value (a string in quotes), true, false, null, blank or set",
             token_span(target),
             f"found {describe_value(target)}",
-            f"to compare with a value write `{render_name(name.text)} {operator} {shown}`{extra}",
+            f"strings are quoted: `{render_name(name.text)} is{' not' if negated else ''} "
+            f"{shown}`{extra}",
+            code="unquoted-string-after-is",
         )
 
     def match(self, items: list[Any]) -> ast.Attribute:
@@ -273,6 +284,7 @@ class Builder:
                 f"write `{render_name(name.text)} {op.text} /{token}/`"
                 if isinstance(token, Token)
                 else "",
+                code="regex-expected",
             )
         if token.type == "PARAM":
             value: ast.Value = ast.Param(token[1:], 1, token_span(token))
@@ -377,6 +389,7 @@ class Builder:
                 value_span_of(value),
                 f"found {describe_value(value)}",
                 f"write `{render_name(name.text)} within 7 days`",
+                code="within-needs-duration",
             )
         return comparison_filter(name, Op("LT", False, op.span, op.text), value)
 
@@ -393,6 +406,7 @@ class Builder:
                 token_span(value),
                 f"found {describe_value(value)}",
                 f"write a date-time, e.g. `{render_name(name.text)} {keyword} 2024-01-31`",
+                code="date-time-expected-after-before",
             )
         if value.type == "PARAM":
             comparison = C.AFTER if key == "GT" else C.BEFORE
@@ -438,6 +452,7 @@ class Builder:
                     "inclusive bounds on a date-time",
                     f"write `{render_name(name.text)} after {low} and "
                     f"{render_name(name.text)} before {high}` (both bounds left out)",
+                    code="between-date-times",
                 )
             if isinstance(value, Token) and value.type == "PARAM":
                 bounds.append(ast.Param(value[1:], 1, token_span(value)))
@@ -450,6 +465,7 @@ class Builder:
                     value_span_of(value),
                     f"found {describe_value(value)}",
                     f"write `{render_name(name.text)} between 18 and 30`",
+                    code="between-needs-numbers",
                 )
         lo, hi = bounds
         if not isinstance(lo, ast.Param) and not isinstance(hi, ast.Param) and lo > hi:
@@ -458,7 +474,9 @@ class Builder:
                 "the lower bound is above the upper bound, so nobody can match",
                 token_span(low).cover(token_span(high)),
                 "empty range",
-                f"write `{render_name(name.text)} between {high} and {low}`",
+                f"if you meant the values from {high} to {low}, write "
+                f"`{render_name(name.text)} between {high} and {low}`",
+                code="empty-range",
             )
         return ast.Between(
             name=name.text, low=lo, high=hi, span=name.span.cover(token_span(high)),
@@ -488,6 +506,7 @@ class Builder:
                     "not a subscription state",
                     (f"did you mean `{close[0]}`? " if close else "")
                     + "the states are opted_in, subscribed and unsubscribed",
+                    code="unknown-subscription-state",
                 )
             state = ast.State(word.lower())
         return ast.Subscription(channel=channel, comparison=comparison, state=state, span=span)
@@ -502,6 +521,7 @@ class Builder:
                 value.span,
                 "a relative time",
                 "write a date-time, e.g. `last_used_app after 2024-01-31T00:00:00Z`",
+                code="last-used-app-relative-time",
             )
         if op.key in ("GT", "AFTER"):
             comparison = C.AFTER
@@ -514,6 +534,7 @@ class Builder:
                 op.span,
                 "no such comparison",
                 "write `last_used_app after <date-time>` or `last_used_app before <date-time>`",
+                code="last-used-app-comparison",
             )
         if value.type == "PARAM":
             return ast.LastUsedApp(
@@ -527,6 +548,7 @@ class Builder:
                 token_span(value),
                 f"found {describe_value(value)}",
                 "write e.g. `last_used_app after 2024-01-31T00:00:00Z`",
+                code="last-used-app-needs-date-time",
             )
         return ast.LastUsedApp(
             comparison=comparison,

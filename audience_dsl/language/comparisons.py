@@ -39,6 +39,7 @@ def expect_word(token: Token, word: str, form: str) -> None:
             token_span(token),
             f"not `{word}`",
             f"the form is {form}",
+            code="soft-keyword-expected",
         )
 
 
@@ -60,6 +61,7 @@ def list_filter(
                 "a parameter",
                 f"write `{render_name(name.text)} in $list` (an OR of `equals`), or the "
                 "values themselves",
+                code="list-parameter-in-list-comparison",
             )
         op = Op("LIST", False, op_span, form)
         check_non_empty(name, op, values)
@@ -72,6 +74,7 @@ def list_filter(
                     value_span_of(item),
                     f"found {describe_value(item)}",
                     'write the values as strings, e.g. ("a", "b")',
+                    code="list-comparison-needs-strings",
                 )
             texts.append(decode_string(item))
         value = tuple(texts)
@@ -92,6 +95,7 @@ def check_non_empty(name: Name, op: Op, values: ValueList) -> None:
             "empty list",
             f"give at least one value: `{render_name(name.text)} {op.text} "
             f"{examples.get(op.key, '(...)')}`",
+            code="empty-list",
         )
 
 
@@ -107,6 +111,7 @@ def array_item(name: Name, op: Op, value: Token | Duration) -> str | ast.Param:
         value_span_of(value),
         f"found {describe_value(value)}",
         f"write `{render_name(name.text)} {op.text} {shown}`",
+        code="array-item-not-string",
     )
 
 
@@ -126,6 +131,7 @@ def scalar_value(name: Name, op: Op, value: Token | Duration) -> Any:
         value_span_of(value),
         f"found {describe_value(value)}",
         f'write e.g. `{render_name(name.text)} {op.text} ("US", "CA")`',
+        code="in-value-type",
     )
 
 
@@ -193,9 +199,7 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
                     "(more than that)"
                 )
                 code = "relative-time-equality"
-            fail(
-                UnsupportedError, message, op.span, "no exact Braze comparison", hint, code=code
-            )
+            fail(UnsupportedError, message, op.span, "no exact Braze comparison", hint, code=code)
         return make(comparison, value.days)
 
     kind = value.type
@@ -216,6 +220,7 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
                 "no exact Braze comparison",
                 f"write `{shown_name} {word} {text}` (which leaves out {text} itself), "
                 f"or the instant just {'before' if word == 'after' else 'after'} it",
+                code="inclusive-date-time",
             )
         fail(
             UnsupportedError,
@@ -223,6 +228,7 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             op.span,
             "no Braze comparison",
             f"write a range: `{shown_name} after ... and {shown_name} before ...`",
+            code="date-time-comparison",
         )
     if kind == "NUMBER":
         number = number_value(value)
@@ -237,6 +243,7 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             token_span(value),
             "a boolean",
             f"write `{shown_name} = {str(value).lower()}`",
+            code="ordered-boolean",
         )
     if kind == "STRING":
         text = decode_string(value)
@@ -248,6 +255,7 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             token_span(value),
             "a string",
             "Braze has no ordering of strings; use `=`, `in (...)` or a regex `~ /.../`",
+            code="ordered-string",
         )
     if kind == "NULL":
         fix = "is null" if op.key == "EQ" else "is not null"
@@ -257,6 +265,7 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             token_span(value),
             "null",
             f"to test whether the attribute is set write `{shown_name} {fix}`",
+            code="null-comparison",
         )
     # REGEX
     fail(
@@ -265,4 +274,5 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
         op.span,
         "not a regex operator",
         f"write `{shown_name} ~ {value}`" if op.key == "EQ" else f"write `{shown_name} !~ {value}`",
+        code="regex-with-comparison",
     )

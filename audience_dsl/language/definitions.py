@@ -30,6 +30,7 @@ def expand_definitions(program: Program) -> ast.Expr:
                 "defined again here",
                 "give each sub-rule its own name",
                 (Label(earlier.name.span, "first defined here"),),
+                code="let-defined-twice",
             )
         defined[new.text] = definition
 
@@ -65,6 +66,7 @@ def expand_definitions(program: Program) -> ast.Expr:
                     use.name_span or use.span or defined[use.name].name.span,
                     "refers back here",
                     "a sub-rule can use other sub-rules, but not itself",
+                    code="let-cycle",
                 )
             if state.get(use.name) != 2:
                 state[use.name] = 1

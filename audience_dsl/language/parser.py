@@ -45,9 +45,7 @@ def read_source(text: object, name: str = "<rule>") -> Source:
             _not_utf8(data, exc, name)
     if not isinstance(text, str):
         raise AudienceSyntaxError(
-            Diagnostic(
-                f"a rule is text, not {type(text).__name__}", NOWHERE, code="rule-not-text"
-            ),
+            Diagnostic(f"a rule is text, not {type(text).__name__}", NOWHERE, code="rule-not-text"),
             Source(""),
         )
     if text.startswith("\ufeff"):
@@ -97,6 +95,7 @@ def parse_program(source: Source) -> Program:
                 span,
                 "expected a condition",
                 'write a condition, e.g. `eye_color = "blue"`',
+                code="empty-rule",
             ),
             source,
         )
@@ -112,7 +111,9 @@ def parse_program(source: Source) -> Program:
         _raise_syntax(unexpected_character(exc, source), source)
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
         span = source.span(exc.pos_in_stream or 0, exc.pos_in_stream or 0)
-        raise AudienceSyntaxError(Diagnostic("this is not a rule", span), source) from None
+        raise AudienceSyntaxError(
+            Diagnostic("this is not a rule", span, code="not-a-rule"), source
+        ) from None
     except LarkError as exc:  # pragma: no cover - lark wraps callback errors in some modes
         original = getattr(exc, "orig_exc", None)
         if isinstance(original, Problem):
@@ -121,7 +122,7 @@ def parse_program(source: Source) -> Program:
     except RecursionError:  # pragma: no cover - nothing here recurses, but never leak it
         span = source.span(0, len(text))
         raise AudienceSyntaxError(
-            Diagnostic("the rule is nested too deeply", span), source
+            Diagnostic("the rule is nested too deeply", span, code="nested-too-deeply"), source
         ) from None
     return result
 
@@ -141,9 +142,7 @@ def _raise_syntax(first: Diagnostic, source: Source) -> NoReturn:
 
 def _raise_problem(problem: Problem, source: Source) -> NoReturn:
     """Raise a problem the builder found, with the syntax errors after it, if any."""
-    later = [
-        d for d in every_syntax_error(source) if d.span.start > problem.diagnostic.span.start
-    ]
+    later = [d for d in every_syntax_error(source) if d.span.start > problem.diagnostic.span.start]
     if later:
         raise AudienceSyntaxError([problem.diagnostic, *later], source) from None
     raise problem.kind(problem.diagnostic, source) from None

@@ -375,8 +375,8 @@ def relative_after_before(name: Name, keyword: Token, value: Duration) -> ast.At
             op_span.cover(value.span),
             "past and future",
             f"write `{shown} < {count}` (less than {count} ago), which leaves out every time "
-        "in the future",
-        code="after-days-ago",
+            "in the future",
+            code="after-days-ago",
         )
     fail(
         UnsupportedError,

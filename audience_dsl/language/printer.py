@@ -78,7 +78,9 @@ class _NoText(Exception):
 
 
 def _unsupported(problem: _NoText) -> UnsupportedError:
-    diagnostic = Diagnostic(problem.message, NOWHERE, "no text form", problem.hint)
+    diagnostic = Diagnostic(
+        problem.message, NOWHERE, "no text form", problem.hint, code="no-text-form"
+    )
     return UnsupportedError(diagnostic, Source("", "<ast>"))
 
 

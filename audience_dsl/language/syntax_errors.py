@@ -244,7 +244,7 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
         before = source.text[start:offset]
         proposal = f"{before}{quote(str(token))}"
         if _compiles(proposal):
-            hint = f"strings are quoted: {proposal}"
+            hint = f"strings are quoted: `{proposal}`"
         else:
             hint = f"strings are quoted: {quote(str(token))}"
             if last.type in ("GT", "GE", "LT", "LE"):
