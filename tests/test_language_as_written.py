@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import audience_dsl
 from audience_dsl.errors import AudienceError, AudienceSyntaxError, AudienceWarning, RuleError
-from audience_dsl.evaluate import evaluate, explain
+from audience_dsl import evaluate, explain
 
 from .helpers import load_cases, same_json
 

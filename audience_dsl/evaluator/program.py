@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from audience_dsl.braze.codec import to_core
 from audience_dsl.errors import Diagnostic, ParameterError, ValidationError
-from audience_dsl.evaluate.predicates import InvalidValue, Predicate, leaf_predicate, show_json
+from audience_dsl.evaluator.predicates import InvalidValue, Predicate, leaf_predicate, show_json
 from audience_dsl.language import ast
 from audience_dsl.semantics import Semantics
 from audience_dsl.source import NOWHERE, Source, Span
@@ -135,7 +136,7 @@ def build_program(target: object, now: datetime | None, sem: Semantics) -> _Prog
 
         target = parse(target)
     if isinstance(target, Mapping):
-        root: ast.Node = audience_to_ast(target, paths)
+        root: ast.Node = to_core(target, paths=paths)
     elif isinstance(target, ast.Node):
         root = target
     else:
@@ -226,23 +227,6 @@ def _check_now(now: object) -> None:
         raise ValidationError(
             [("now", "`now` must be time-zone aware, e.g. datetime.now(timezone.utc)")]
         )
-
-
-# ---- Connected Audience JSON to core AST ----------------------------------------------------
-
-
-def audience_to_ast(
-    audience: Mapping[str, Any], paths: dict[int, str] | None = None
-) -> ast.CoreNode:
-    """A Connected Audience object as a core AST, checked on the way.
-
-    Raises :class:`ValidationError` listing every problem with its JSON path
-    (``$.AND[1].custom_attribute.value``). ``paths``, when given, receives the JSON path
-    of every filter node built, keyed by ``id(node)``.
-    """
-    from audience_dsl.braze.codec import to_core
-
-    return to_core(audience, paths=paths)
 
 
 # ---- evaluate -------------------------------------------------------------------------------
