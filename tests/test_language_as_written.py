@@ -615,6 +615,12 @@ def test_a_long_line_is_shown_as_a_window() -> None:
             'eye_color = "blue" and age > 30',
         ),
         ("push is", "subscription state", "opted_in, subscribed and unsubscribed"),
+        ("x exsits", "`exsits` is not an operator", "did you mean `exists`?"),
+        ("a = 1 adn b = 2", "expected `and` or `or`", "did you mean `and`?"),
+        ('x contain "a"', "not an operator on its own", "did you mean `contains`?"),
+        ("nickname is blnak", "not a comparison", "did you mean `nickname is blank`?"),
+        ('plan is nine of ("a", "b")', "not a comparison", '`plan is none of ("a", "b")`'),
+        ("x betwen 1 and 2", "`betwen` is not an operator", "did you mean `x between ...`?"),
         ("`my name` lol", "two names in a row", '`my name` = "lol"'),
     ],
 )

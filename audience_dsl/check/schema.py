@@ -251,8 +251,10 @@ class _Checker:
         self.problems: list[Diagnostic] = []
         self.unknown_reported: set[str] = set()
 
-    def add(self, message: str, span: Span | None, label: str = "", hint: str = "") -> None:
-        self.problems.append(Diagnostic(message, span or NOWHERE, label, hint))
+    def add(
+        self, message: str, span: Span | None, label: str = "", hint: str = "", code: str = ""
+    ) -> None:
+        self.problems.append(Diagnostic(message, span or NOWHERE, label, hint, code=code))
 
     def known(self, name: str, span: Span | None) -> T | None:
         kind = self.schema.get(name)
@@ -261,8 +263,13 @@ class _Checker:
             close = _closest(name, list(self.schema))
             hint = f"did you mean `{close}`?" if close else "add it to the schema, or fix the name"
             if self.strict:
-                self.add(f"`{name}` is not an attribute of the schema", span, "unknown attribute",
-                         hint)  # fmt: skip
+                self.add(
+                    f"`{name}` is not an attribute of the schema",
+                    span,
+                    "unknown attribute",
+                    hint,
+                    code="unknown-attribute",
+                )
             else:
                 at = f"{span.line}:{span.column}: " if span is not None else ""
                 warnings.warn(

@@ -258,6 +258,20 @@ class Builder:
                 name_span=name.span,
             )
         shown = quote(target.value) if kind == "NAME" else str(target)
+        close = difflib.get_close_matches(
+            word, ["blank", "empty", "set", "null", "true", "false"], n=1, cutoff=0.75
+        )
+        if kind == "NAME" and close:
+            fail(
+                AudienceSyntaxError,
+                f"`is {target}` is not a comparison",
+                token_span(target),
+                "not a known word",
+                f"did you mean `{render_name(name.text)} is{' not' if negated else ''} "
+                f"{close[0]}`? (a string is quoted: `{render_name(name.text)} "
+                f"is{' not' if negated else ''} {quote(target.value)}`)",
+                code="misspelt-is-word",
+            )
         if kind == "NAME" and word in {s.value for s in ast.State}:
             extra = f"; for the subscription filter write `push is {word}` or `email is {word}`"
         else:

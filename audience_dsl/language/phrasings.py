@@ -116,8 +116,12 @@ def unknown_words(name: Name, tokens: list[Token], value: Any, after_is: bool) -
     else:
         message = f"`{written}` is not an operator"
     if close:
-        shown_value = str(value) if isinstance(value, Token) else "..."
-        hint = f"did you mean `{shown} {close[0]} {shown_value}`?"
+        proposal = f"{shown} {close[0]} {_value_text(value)}"
+        hint = (
+            f"did you mean `{proposal}`?"
+            if _compiles(proposal)
+            else f"did you mean `{shown} {close[0]} ...`?"
+        )
         code = "misspelt-operator"
     elif len(tokens) == 1 and not after_is:
         hint = (
@@ -132,6 +136,36 @@ def unknown_words(name: Name, tokens: list[Token], value: Any, after_is: bool) -
         )
         code = "unknown-operator-words"
     fail(AudienceSyntaxError, message, _span_of(tokens), "not an operator", hint, code=code)
+
+
+def _value_text(value: Any) -> str:
+    """A value (or list) as the rule wrote it, for a suggestion."""
+    if isinstance(value, Token):
+        return str(value)
+    if (
+        isinstance(value, ValueList)
+        and isinstance(value.values, tuple)
+        and all(isinstance(item, Token) for item in value.values)
+    ):
+        return "(" + ", ".join(str(item) for item in value.values) + ")"
+    return "..."
+
+
+def suggest_operator(word: str) -> str | None:
+    """The operator word closest to a misspelt one (`exsits` -> `exists`), if any."""
+    close = difflib.get_close_matches(word.lower(), [*_KNOWN_WORDS, "exists"], n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _compiles(text: str) -> bool:
+    from audience_dsl.language.parser import parse_expr
+    from audience_dsl.source import Source
+
+    try:
+        parse_expr(Source(text))
+    except Exception:
+        return False
+    return True
 
 
 def worded(name: Name, tokens: list[Token], value: Any, negated: bool, after_is: bool) -> Any:

@@ -3,6 +3,7 @@ that say what was expected, filtered by context, with hints for known mistakes."
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from lark import Token
@@ -19,6 +20,7 @@ from audience_dsl.language.names import (
     render_name,
 )
 from audience_dsl.language.parts import token_span
+from audience_dsl.language.phrasings import suggest_operator
 from audience_dsl.source import Source
 
 
@@ -227,11 +229,17 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
         span = token_span(last)
         message = f"two names in a row: `{before_last}` and `{last}`"
         found = "a second name"
+        operator = suggest_operator(str(last))
         proposal = f"{before_last} = {quote(str(last))}"
-        hint = "join conditions with `and` or `or`"
-        if _compiles(proposal):
-            hint += f"; if `{last}` is a value, write `{proposal}`"
-        code = "two-names"
+        if operator is not None:
+            message = f"`{last}` is not an operator"
+            hint = f"did you mean `{operator}`?"
+            code = "misspelt-operator"
+        else:
+            hint = "join conditions with `and` or `or`"
+            if _compiles(proposal):
+                hint += f"; if `{last}` is a value, write `{proposal}`"
+            code = "two-names"
         words = ("a comparison",)
     elif wants_value and token.type in _CONNECTIVES | {"RPAR", "RSQB", "$END", "SEMI"}:
         where = f"`{last}` and `{token}`" if not at_end else f"`{last}` and the end of the rule"
@@ -264,6 +272,15 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
             f"a custom attribute of that name is written in backticks: {render_name(word.lower())}"
         )
         code = "builtin-as-attribute"
+    elif (
+        last is not None
+        and last.type in ("NAME", "BQNAME")
+        and token.type in _SINGULAR
+        and not wants_value
+    ):
+        message = f"`{token}` is not an operator on its own"
+        hint = f"did you mean `{_SINGULAR[token.type]}`?"
+        code = "misspelt-operator"
     elif token.type in KEYWORD_TYPES and "NAME" in expected:
         hint = (
             f"`{token}` is a keyword; to use it as an attribute name write it in backticks: "
@@ -281,7 +298,12 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
         message = f"expected `and` or `or` after `{before_last}`"
         span = token_span(last)
         found = f"found the name `{last}`"
-        hint = "join conditions with `and` or `or`; a duration is written `2 days`"
+        close = difflib.get_close_matches(str(last).lower(), ["and", "or"], n=1, cutoff=0.6)
+        hint = (
+            f"did you mean `{close[0]}`?"
+            if close
+            else "join conditions with `and` or `or`; a duration is written `2 days`"
+        )
         code = "missing-connective"
         words = ("`and`", "`or`")
     elif (
@@ -311,6 +333,13 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
     return Diagnostic(message, span, found, hint, code=code, expected=words)
 
 
+#: Keywords that are operators only in `does not ...`, and the operator meant alone.
+_SINGULAR = {
+    "CONTAIN": "contains",
+    "INCLUDE": "includes",
+    "EXIST": "exists",
+    "MATCH": "matches",
+}
 _OPERATORS = {"EQ", "EQEQ", "NE", "LTGT", "GT", "GE", "LT", "LE", "TILDE", "NTILDE"}
 _CHANNELS = {"PUSH", "EMAIL", "PUSH_SUBSCRIPTION_STATUS", "EMAIL_SUBSCRIPTION_STATUS"}
 
