@@ -521,6 +521,16 @@ MULTI = [
         "a = 1 and and b = 2 and c = = 3",
         [(1, 11, "doubled-connective"), (1, 29, "doubled-operator")],
     ),
+    ("x = 1\ny = 2\nz = 3", [(2, 1, "missing-connective"), (3, 1, "missing-connective")]),
+    (
+        "age = 1 plan = 2 and c = = 1",
+        [(1, 9, "missing-connective"), (1, 26, "doubled-operator")],
+    ),
+    (
+        "x = (1, 2) and y = 3 and z = red",
+        [(1, 5, "list-after-comparison"), (1, 30, "unquoted-string")],
+    ),
+    ("x = [1] and y = bad", [(1, 5, "list-after-comparison"), (1, 17, "unquoted-string")]),
     ("c =  and d", [(1, 6, "missing-value")]),
     ("(a = 1 or b = 2", [(1, 1, "unclosed-bracket")]),
     ("a = 1) and b = x", [(1, 6, "unmatched-closing-bracket"), (1, 16, "unquoted-string")]),

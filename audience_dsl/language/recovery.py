@@ -74,6 +74,22 @@ def _reads(
     return trial
 
 
+_CLOSERS = {"LPAR": "RPAR", "LSQB": "RSQB"}
+
+
+def _after_closing(kinds: list[str], i: int) -> int:
+    """The index after the bracket that closes the one at ``i`` (or the end's index)."""
+    depth = 0
+    for j in range(i, len(kinds)):
+        if kinds[j] in _CLOSERS:
+            depth += 1
+        elif kinds[j] in ("RPAR", "RSQB"):
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return len(kinds) - 1
+
+
 def tolerant_tokens(source: Source) -> tuple[list[Token], list[Diagnostic]]:
     """The tokens of the rule, reading past characters that start no token."""
     lexer = get_parser().parser.lexer
@@ -119,11 +135,13 @@ def every_syntax_error(source: Source) -> list[Diagnostic]:
     stream = [*tokens, eof]
     kinds = [t.type for t in stream]
     stack: list[object] = [start]
+    before_previous: list[object] | None = None  # the stack before token i - 1 was read
     i = 0
     found: list[Diagnostic] = []
     while i < len(stream) and len(found) < _LIMIT:
         trial = list(stack)
         if _feed(states, trial, kinds[i], end):
+            before_previous = stack
             stack = trial
             i += 1
             continue
@@ -150,11 +168,35 @@ def every_syntax_error(source: Source) -> list[Diagnostic]:
             after = _reads(states, stack, [kind, *kinds[i : i + _LOOKAHEAD]], end)  # insert
             if after is not None:
                 repaired = (after, i + len(kinds[i : i + _LOOKAHEAD]))
+        if repaired is None and before_previous is not None and kinds[i - 1] == "NAME":
+            # `age = 1 plan = 2`: the name was read as the unit of `1 plan`, and the
+            # `and` belongs before it.
+            window = kinds[i - 1 : i - 1 + _LOOKAHEAD + 1]
+            for kind in ("AND", "OR"):
+                after = _reads(states, before_previous, [kind, *window], end)
+                if after is not None:
+                    repaired = (after, i - 1 + len(window))
+                    break
         if repaired is not None:
             stack, i = repaired
+            before_previous = None
             continue
-        # No small repair: skip tokens until one is read (or the rule ends).
-        i += 1
+        # No small repair: skip tokens until one is read (or the rule ends); a bracketed
+        # list where none can stand is skipped whole.
+        if kinds[i] in _CLOSERS:
+            i = _after_closing(kinds, i)
+            # The list stood where a value was expected: read on as if it were one.
+            before_previous = None
+            as_value = None
+            for kind in ordered:
+                as_value = _reads(states, stack, [kind, *kinds[i : i + _LOOKAHEAD]], end)
+                if as_value is not None:
+                    stack, i = as_value, i + len(kinds[i : i + _LOOKAHEAD])
+                    break
+            if as_value is not None:
+                continue
+        else:
+            i += 1
         while i < len(stream):
             trial = list(stack)
             if _feed(states, trial, kinds[i], end):

@@ -213,6 +213,16 @@ def unexpected_token(exc: UnexpectedToken, source: Source) -> Diagnostic:
             f"for a relative time write `{last} 30 days ago` or `{last} 5 days from now`"
         )
         code = "date-time-expected"
+    elif (
+        last is not None
+        and last.type in ("EQ", "EQEQ", "NE", "LTGT")
+        and token.type in ("LPAR", "LSQB")
+        and before_last is not None
+    ):
+        word = "not in" if last.type in ("NE", "LTGT") else "in"
+        message = f"`{last}` compares with one value, not a list"
+        hint = f"for several values write `{before_last} {word} (...)`"
+        code = "list-after-comparison"
     elif last is not None and last.type in ("CONTAINS", "INCLUDES") and token.type == "LPAR":
         hint = "for a list write `contains any (...)` or `contains all (...)`"
         code = "contains-list"
