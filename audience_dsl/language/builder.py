@@ -402,7 +402,7 @@ class Builder:
                 "`within` takes a duration",
                 value_span_of(value),
                 f"found {describe_value(value)}",
-                f"write `{render_name(name.text)} within 7 days`",
+                f"e.g. `{render_name(name.text)} within 7 days`",
                 code="within-needs-duration",
             )
         return comparison_filter(name, Op("LT", False, op.span, op.text), value)
@@ -478,7 +478,7 @@ class Builder:
                     "`between` takes two numbers",
                     value_span_of(value),
                     f"found {describe_value(value)}",
-                    f"write `{render_name(name.text)} between 18 and 30`",
+                    f"e.g. `{render_name(name.text)} between 18 and 30`",
                     code="between-needs-numbers",
                 )
         lo, hi = bounds

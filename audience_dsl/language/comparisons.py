@@ -242,7 +242,7 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             f"`{op.text}` compares numbers, not booleans",
             token_span(value),
             "a boolean",
-            f"write `{shown_name} = {str(value).lower()}`",
+            f"booleans are compared with `=` or `!=`, e.g. `{shown_name} = {str(value).lower()}`",
             code="ordered-boolean",
         )
     if kind == "STRING":
@@ -258,13 +258,16 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             code="ordered-string",
         )
     if kind == "NULL":
-        fix = "is null" if op.key == "EQ" else "is not null"
+        fix = {"EQ": "is null", "NE": "is not null"}.get(op.key)
         fail(
             AudienceSyntaxError,
             "`null` is not a value to compare with",
             token_span(value),
             "null",
-            f"to test whether the attribute is set write `{shown_name} {fix}`",
+            f"to test whether the attribute is set write `{shown_name} {fix}`"
+            if fix
+            else f"to test whether the attribute is set write `{shown_name} is null` or "
+            f"`{shown_name} is not null`",
             code="null-comparison",
         )
     # REGEX
@@ -273,6 +276,8 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
         f"a regex is matched with `~`, not `{op.text}`",
         op.span,
         "not a regex operator",
-        f"write `{shown_name} ~ {value}`" if op.key == "EQ" else f"write `{shown_name} !~ {value}`",
+        {"EQ": f"write `{shown_name} ~ {value}`", "NE": f"write `{shown_name} !~ {value}`"}.get(
+            op.key, "a regex matches or not: `~` or `!~`; it has no order"
+        ),
         code="regex-with-comparison",
     )
