@@ -374,6 +374,12 @@ class Builder:
         name, *words, value = items
         return phrasings.worded(name, words, value, False, after_is=False)
 
+    def not_words(self, items: list[Any]) -> Any:
+        name, *rest = items
+        words = [t for t in rest[:-1] if t.type == "NAME"]
+        prefix = " ".join(str(t) for t in rest[:-1] if t.type != "NAME").lower()
+        return phrasings.not_worded(name, words, rest[-1], prefix)
+
     def value_or_list(self, items: list[Any]) -> Any:
         first = items[0]
         if len(items) == 1 and not (isinstance(first, Token) and first.type in ("LPAR", "LSQB")):

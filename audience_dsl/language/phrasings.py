@@ -10,6 +10,7 @@ what each phrase means (and suggest the nearest phrase for a misspelt one).
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from lark import Token
@@ -51,7 +52,21 @@ WORD_OPERATORS: dict[tuple[str, ...], str] = {
     ("endswith",): "ENDS",
     ("ends_with",): "ENDS",
     ("has",): "CONTAINS",
+    ("older", "than"): "GT",
+    ("newer", "than"): "LT",
+    ("younger", "than"): "LT",
     ("one", "of"): "IN",
+}
+
+#: Phrases after `does not` (and `not`): `x does not start with "a"`.
+NOT_WORD_OPERATORS: dict[tuple[str, ...], str] = {
+    **WORD_OPERATORS,
+    ("start", "with"): "STARTS",
+    ("begin", "with"): "STARTS",
+    ("end", "with"): "ENDS",
+    ("have",): "CONTAINS",
+    ("equal",): "EQ",
+    ("equal", "to"): "EQ",
 }
 
 #: Phrases that follow `is` only.
@@ -99,19 +114,24 @@ def _words(tokens: list[Token]) -> tuple[str, ...]:
     return tuple(str(t).lower() for t in tokens)
 
 
-def unknown_words(name: Name, tokens: list[Token], value: Any, after_is: bool) -> NoReturn:
-    """Fail for a phrase that is not an operator, suggesting the closest one."""
+def unknown_words(
+    name: Name, tokens: list[Token], value: Any, after_is: bool, prefix: str = ""
+) -> NoReturn:
+    """Fail for a phrase that is not an operator, suggesting the closest one; ``prefix``
+    is what stands before it (`is`, `is not`, `does not`), kept in the suggestion."""
     written = " ".join(str(t) for t in tokens)
     spelled = written.lower()
     known = _KNOWN_WORDS + (["any of", "none of"] if after_is else [])
+    if prefix and not after_is:
+        known = sorted({" ".join(words) for words in NOT_WORD_OPERATORS})
     close = difflib.get_close_matches(spelled, known, n=1, cutoff=0.7)
-    shown = render_name(name.text) + (" is" if after_is else "")
+    shown = render_name(name.text) + (f" {prefix}" if prefix else "")
     if after_is:
         message = (
-            f"`is {written}` is not a comparison: `is` takes a value, true, false, null, "
+            f"`{prefix} {written}` is not a comparison: `is` takes a value, true, false, null, "
             "blank, set, or `any of` / `none of` / `one of` a list"
         )
-    elif len(tokens) == 1 and not close:
+    elif len(tokens) == 1 and not close and not prefix:
         message = f"two names in a row: `{name.text}` and `{written}`"
     else:
         message = f"`{written}` is not an operator"
@@ -123,7 +143,7 @@ def unknown_words(name: Name, tokens: list[Token], value: Any, after_is: bool) -
             else f"did you mean `{shown} {close[0]} ...`?"
         )
         code = "misspelt-operator"
-    elif len(tokens) == 1 and not after_is:
+    elif len(tokens) == 1 and not after_is and not prefix:
         hint = (
             "join conditions with `and` or `or`, or quote a string value; comparisons are "
             "written `=`, `<`, `contains`, `starts with`, `is any of (...)`"
@@ -168,16 +188,45 @@ def _compiles(text: str) -> bool:
     return True
 
 
+def not_worded(name: Name, tokens: list[Token], value: Any, prefix: str) -> Any:
+    """``x does not start with "a"``: like `does not match` and `does not contain`, Braze's
+    negative comparison (`does_not_match_regex`, `does_not_include_value`, `not_equal`);
+    for a comparison that has none (`does not exceed`...), the negation (see Negation)."""
+    key = NOT_WORD_OPERATORS.get(_words(tokens))
+    if key is None:
+        unknown_words(name, tokens, value, after_is=False, prefix=prefix)
+    written = f"{prefix} " + " ".join(str(t) for t in tokens)
+    if key == "EQ":
+        return comparison_filter(name, Op("NE", False, _span_of(tokens), written), value)
+    positive = _worded(name, tokens, value, False, key, written)
+    if isinstance(positive, ast.Attribute) and positive.comparison in _NEGATIVE:
+        return replace(positive, comparison=_NEGATIVE[positive.comparison])
+    return ast.Not(operand=positive, span=positive.span)
+
+
+_NEGATIVE = {
+    C.MATCHES_REGEX: C.DOES_NOT_MATCH_REGEX,
+    C.INCLUDES_VALUE: C.DOES_NOT_INCLUDE_VALUE,
+}
+
+
 def worded(name: Name, tokens: list[Token], value: Any, negated: bool, after_is: bool) -> Any:
     """``x <words> value``: the filter a comparison phrase stands for."""
     table = IS_WORD_OPERATORS if after_is else WORD_OPERATORS
     found = table.get(_words(tokens))
     if found is None:
-        unknown_words(name, tokens, value, after_is)
+        prefix = "is not" if negated else "is" if after_is else ""
+        unknown_words(name, tokens, value, after_is, prefix)
     key: str = found
     written = ("is not " if negated else "is " if after_is else "") + " ".join(
         str(t) for t in tokens
     )
+    return _worded(name, tokens, value, negated, key, written)
+
+
+def _worded(
+    name: Name, tokens: list[Token], value: Any, negated: bool, key: str, written: str
+) -> Any:
     op_span = _span_of(tokens)
     if key in ("IN", "NONE_OF"):
         return _listed(name, key, negated, value, op_span, written)
