@@ -26,9 +26,11 @@ each diagnostic as a caret diagram under the offending text.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 from audience_dsl.source import Source, Span
 
@@ -51,6 +53,18 @@ __all__ = [
 
 class AudienceWarning(UserWarning):
     """Something compiles but is probably not meant (a dotted name, Liquid in a value, ...)."""
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first caller outside the
+    package, whichever entry point was called (for the function that calls ``warn``)."""
+    package = str(Path(__file__).resolve().parent)
+    frame = sys._getframe(1)  # the function that will call warnings.warn (level 1)
+    level = 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +212,10 @@ def render(diagnostic: Diagnostic, source: Source) -> str:
             out.append(f" {place_span.line:>{width}} | {line_text}".rstrip())
             shown_line = place_span.line
         else:
-            line_text, _cut = _window(source.line_text(place_span.line), [
-                p[0] for p in places if p[0].line == place_span.line
-            ])
+            line_text, _cut = _window(
+                source.line_text(place_span.line),
+                [p[0] for p in places if p[0].line == place_span.line],
+            )
         shifted = Span(
             place_span.start, place_span.end, place_span.line, place_span.column - cut,
             place_span.end_line, place_span.end_column - cut,

@@ -680,8 +680,9 @@ def test_messages_for_the_usual_mistakes(rule: str, message: str, hint: str) -> 
 def test_an_unknown_attribute_warns_with_a_suggestion_when_not_strict(
     written: str, suggested: str
 ) -> None:
-    with pytest.warns(AudienceWarning, match=f"did you mean `{suggested}`"):
+    with pytest.warns(AudienceWarning, match=f"did you mean `{suggested}`") as record:
         audience_dsl.compile(f'{written} = "blue"', schema={"eye_color": "String"})
+    assert record[0].filename == __file__
     with pytest.raises(RuleError) as info:
         audience_dsl.compile(f'{written} = "blue"', schema={"eye_color": "String"}, strict=True)
     assert f"did you mean `{suggested}`" in info.value.hint
@@ -724,8 +725,9 @@ def test_the_printer_puts_a_comparison_under_not_in_parentheses(rule: str, print
 
 
 def test_an_unused_let_warns() -> None:
-    with pytest.warns(AudienceWarning, match="`spare` is defined but never used"):
+    with pytest.warns(AudienceWarning, match="`spare` is defined but never used") as record:
         audience_dsl.compile("let spare = x > 1; let used = y; used")
+    assert record[0].filename == __file__  # the warning points at the caller's line
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         audience_dsl.compile("let a = x > 1; let b = a or y; b")

@@ -19,7 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from audience_dsl.errors import AudienceTypeError, AudienceWarning, Diagnostic, SchemaError
+from audience_dsl.errors import (
+    AudienceTypeError,
+    AudienceWarning,
+    Diagnostic,
+    SchemaError,
+    user_stacklevel,
+)
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.language.ast import DataType as T
@@ -275,7 +281,7 @@ class _Checker:
                 warnings.warn(
                     f"{at}`{name}` is not an attribute of the schema; {hint}",
                     AudienceWarning,
-                    stacklevel=7,
+                    stacklevel=user_stacklevel(),
                 )
         return kind
 

@@ -9,6 +9,7 @@ from audience_dsl.errors import (
     AudienceSyntaxError,
     AudienceWarning,
     Label,
+    user_stacklevel,
 )
 from audience_dsl.language import ast
 from audience_dsl.language.parts import Definition, Program, fail
@@ -82,7 +83,7 @@ def expand_definitions(program: Program) -> ast.Expr:
                 f"{span.line}:{span.column}: the sub-rule `{definition.name.text}` is defined but "
                 "never used; use it by its name, or remove the `let`",
                 AudienceWarning,
-                stacklevel=5,
+                stacklevel=user_stacklevel(),
             )
 
     expanded: dict[str, ast.Node] = {}
