@@ -731,3 +731,23 @@ def test_an_unused_let_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         audience_dsl.compile("let a = x > 1; let b = a or y; b")
+
+
+ERROR_CASES = [c for c in load_cases() if "dsl" in c and "error" in c]
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=[c["id"] for c in ERROR_CASES])
+def test_every_rule_a_hint_writes_compiles(case: dict[str, Any]) -> None:
+    """Over every error of the tables: a hint that writes a rule for the same attribute
+    (between backticks, no `...` placeholder) writes one that compiles."""
+    first = re.match(r"[A-Za-z_][\w.]*", case["dsl"].lstrip())
+    try:
+        _compile(case["dsl"], params=case.get("params"))
+    except RuleError as exc:
+        for diagnostic in exc.diagnostics:
+            for written in _BACKTICKED.findall(diagnostic.hint):
+                if first is None or not written.startswith(first.group(0) + " "):
+                    continue
+                if "..." in written or re.search(r"<[a-z]", written):
+                    continue  # a placeholder: `x after <date-time>`
+                _compile(written)  # raises if the hint proposes a rule that does not compile
