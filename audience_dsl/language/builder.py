@@ -173,7 +173,9 @@ class Builder:
             )
         factor = DAY_UNITS[unit_word]
         if count.type == "PARAM":
-            return Duration(ast.Param(count[1:], factor, count_span), future, span, count_span)
+            return Duration(
+                ast.Param(count[1:], factor, count_span), future, span, count_span, words_of(items)
+            )
         number = number_value(count)
         if isinstance(number, float):
             whole = int(number * factor)
@@ -195,7 +197,7 @@ class Builder:
                 "for a time in the future write `5 days from now`",
                 code="negative-duration",
             )
-        return Duration(number * factor, future, span, count_span)
+        return Duration(number * factor, future, span, count_span, words_of(items))
 
     def value_list(self, items: list[Any]) -> ValueList:
         if len(items) == 1:

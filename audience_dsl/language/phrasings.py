@@ -453,7 +453,8 @@ def relative_after_before(name: Name, keyword: Token, value: Duration) -> ast.At
     if word == "after":
         fail(
             UnsupportedError,
-            f"`after {count} ago` also takes every time in the future, and no Braze filter "
+            f"`{keyword} {value.written or count}` also takes every time in the future, and no "
+            "Braze filter "
             "selects both",
             op_span.cover(value.span),
             "past and future",
@@ -463,7 +464,8 @@ def relative_after_before(name: Name, keyword: Token, value: Duration) -> ast.At
         )
     fail(
         UnsupportedError,
-        f"`before {count} from now` also takes every time in the past, and no Braze filter "
+        f"`{keyword} {value.written or count}` also takes every time in the past, and no "
+        "Braze filter "
         "selects both",
         op_span.cover(value.span),
         "past and future",
