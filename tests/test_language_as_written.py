@@ -226,6 +226,7 @@ def test_starts_and_ends_with_mean_what_they_say(prefix: str, value: object) -> 
         ("x in the lst 7 days", "AudienceSyntaxError", "did you mean `in the last"),
         ("x in the last 5 days from now", "AudienceSyntaxError", "`x in the next 5 days`"),
         ("x in the last", "AudienceSyntaxError", "`x in the last 7 days`"),
+        ("x not in the last 7 days", "UnsupportedError", "`x > 7 days or x does not exist` if"),
         ('tags contians "vip"', "AudienceSyntaxError", 'did you mean `tags contains "vip"`?'),
         ("age grater than 3", "AudienceSyntaxError", "did you mean `age greater than 3`?"),
         ('plan is nine of ("a")', "AudienceSyntaxError", "did you mean `plan is none of"),

@@ -391,15 +391,21 @@ class Builder:
             values, token_span(items[0]).cover(token_span(items[-1])), token_span(items[0])
         )
 
-    def period(self, items: list[Any]) -> ast.Attribute:
+    def period(self, items: list[Any]) -> ast.Node:
         name, *rest = items
         if rest[0].type == "IS":
+            rest = rest[1:]
+        negated = rest[0].type == "NOT"
+        if negated:
             rest = rest[1:]
         keyword, *words = rest
         value = None
         if words and not (isinstance(words[-1], Token) and words[-1].type == "NAME"):
             value = words.pop()
-        return phrasings.period(name, keyword, words, value)
+        found = phrasings.period(name, keyword, words, value)
+        if negated:
+            return ast.Not(operand=found, span=name.span.cover(found.span or name.span))
+        return found
 
     def within(self, items: list[Any]) -> ast.Attribute:
         name, *_is, keyword, value = items
