@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 
 import audience_dsl
-from audience_dsl import ast
-from audience_dsl.braze import validate
-from audience_dsl.compiler import to_json
-from audience_dsl.decompiler import decompile, from_json, resugar
+from audience_dsl.braze.codec import to_json
+from audience_dsl.braze.decompile import decompile, from_json, resugar
+from audience_dsl.braze.validate import validate
 from audience_dsl.errors import AudienceWarning, UnsupportedError, ValidationError
+from audience_dsl.language import ast
 
 from .printing_strategies import core_exprs
 

@@ -15,8 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from audience_dsl.errors import AudienceWarning, ValidationError
-from audience_dsl.request import (
+from audience_dsl.braze.request import (
     InvalidRequestError,
     Recipient,
     UserAlias,
@@ -24,6 +23,7 @@ from audience_dsl.request import (
     check_base_url,
     check_body,
 )
+from audience_dsl.errors import AudienceWarning, ValidationError
 from audience_dsl.sender import AsyncBrazeClient, BrazeClient
 
 AUDIENCE = {"custom_attribute": {"custom_attribute_name": "team", "comparison": "equals",

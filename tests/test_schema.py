@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import audience_dsl
 from audience_dsl import Schema
-from audience_dsl.ast import DataType as T
-from audience_dsl.braze import ALLOWED
+from audience_dsl.language.ast import DataType as T
+from audience_dsl.vocabulary import ALLOWED
 
 from .helpers import assert_rejects, load_cases
 
