@@ -13,8 +13,7 @@ scim2-filter-parser, odata-query) are not dependencies of the project: the first
 installs each into its own virtual environment under ``benchmarks/.peers/`` (their pins
 clash), and every cell runs in a process of its own.
 
-audience-dsl is measured twice: pure Python (``AUDIENCE_DSL_PURE=1``) and with the
-accelerator (the ``fast`` extra, lark-cython) when it is installed.
+The last section checks the targets of the performance work (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -119,6 +118,13 @@ def _ours() -> Cell:
     return lambda text: lambda: audience_dsl.compile(text)
 
 
+def _ours_parse() -> Cell:
+    from audience_dsl.language.parser import parse_expr
+    from audience_dsl.source import Source
+
+    return lambda text: lambda: parse_expr(Source(text))
+
+
 def _rule_engine_parse() -> Cell:
     import rule_engine
     import rule_engine.parser
@@ -198,8 +204,8 @@ def _odata_sql() -> Cell:
 
 # name -> (peer or "" for audience-dsl, syntax, stage, factory)
 CELLS: dict[str, tuple[str, str, str, Callable[[], Cell]]] = {
-    "audience-dsl (pure)": ("", "dsl", "parse+compile", _ours),
-    "audience-dsl (fast)": ("", "dsl", "parse+compile", _ours),
+    "audience-dsl compile()": ("", "dsl", "parse+compile", _ours),
+    "audience-dsl parse": ("", "dsl", "parse", _ours_parse),
     "rule-engine Parser.parse": ("rule-engine", "rule_engine", "parse", _rule_engine_parse),
     "rule-engine Rule()": ("rule-engine", "rule_engine", "parse+compile", _rule_engine_rule),
     "luqum parse": ("luqum", "lucene", "parse", _luqum_parse),
@@ -240,19 +246,6 @@ def timed(
     return statistics.median(mine), statistics.median(base)
 
 
-def _engine() -> str:
-    """Which LALR engine audience-dsl's parser runs on in this process."""
-    import importlib
-
-    for name in ("audience_dsl.language.parser", "audience_dsl.parser"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        return str(getattr(module, "ENGINE", "lark"))
-    return "?"
-
-
 def worker(cell: str, data_path: str, min_time: float, blocks: int) -> None:
     """Time one cell at every size of the workload file; print JSON results."""
     data = json.loads(Path(data_path).read_text(encoding="utf-8"))
@@ -275,8 +268,6 @@ def worker(cell: str, data_path: str, min_time: float, blocks: int) -> None:
             results[size] = [seconds, floor]
         except Exception as exc:  # a peer that cannot handle this workload
             results[size] = f"{type(exc).__name__}"
-    if cell.startswith("audience-dsl"):
-        results["engine"] = _engine()
     print(json.dumps(results))
 
 
@@ -305,14 +296,6 @@ def peer_python(peer: str, log: Callable[[str], None]) -> Path | None:
         return None
     marker.write_text(PEERS[peer])
     return python
-
-
-def has_accelerator() -> bool:
-    try:
-        import lark_cython  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def run_cell(
@@ -353,15 +336,8 @@ def section_compile(args: argparse.Namespace, out: list[str]) -> dict[str, Any]:
         base_env = {**os.environ, "PYTHONHASHSEED": "0"}
         for cell, (peer, _, _, _) in CELLS.items():
             env = dict(base_env)
-            if cell == "audience-dsl (pure)":
-                env["AUDIENCE_DSL_PURE"] = "1"
+            if not peer:
                 python: Path | str | None = sys.executable
-            elif cell == "audience-dsl (fast)":
-                if not has_accelerator():
-                    results[cell] = {"error": "not installed (pip install 'audience-dsl[fast]')"}
-                    continue
-                env.pop("AUDIENCE_DSL_PURE", None)
-                python = sys.executable
             else:
                 if not args.peers:
                     continue
@@ -420,14 +396,17 @@ def growth(result: dict[str, Any]) -> str:
     return f"{normalised:.2f} (raw {large[0] / 100 / small[0]:.2f})"
 
 
-def cli_seconds(command: list[str], runs: int, env: dict[str, str]) -> float:
-    subprocess.run(command, capture_output=True, check=True, env=env)  # warm the caches
-    times = []
+def cli_seconds(commands: dict[str, list[str]], runs: int, env: dict[str, str]) -> dict[str, float]:
+    """Median wall-clock seconds of each command, run in interleaved rounds."""
+    for command in commands.values():
+        subprocess.run(command, capture_output=True, check=True, env=env)  # warm the caches
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, capture_output=True, check=True, env=env)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, capture_output=True, check=True, env=env)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def section_startup(args: argparse.Namespace, out: list[str]) -> dict[str, float]:
@@ -436,16 +415,12 @@ def section_startup(args: argparse.Namespace, out: list[str]) -> dict[str, float
     ours = [str(script)] if script.exists() else [sys.executable, "-m", "audience_dsl"]
     # As installed: bytecode written and reused (pip compiles it at install time).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env_pure = {**env, "AUDIENCE_DSL_PURE": "1"}
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         'python -c "import lark, pydantic"': [sys.executable, "-c", "import lark, pydantic"],
         "audience-dsl compile 'a = 1'": [*ours, "compile", "a = 1"],
     }
-    seconds = {name: cli_seconds(command, runs, env) for name, command in commands.items()}
-    seconds["audience-dsl compile 'a = 1' (pure)"] = cli_seconds(
-        [*ours, "compile", "a = 1"], runs, env_pure
-    )
+    seconds = cli_seconds(commands, runs, env)
     base = seconds['python -c "import lark, pydantic"']
     out.append(f"## Start-up (median of {runs} runs, wall clock)")
     out.append("")
@@ -460,27 +435,31 @@ def section_startup(args: argparse.Namespace, out: list[str]) -> dict[str, float
 def section_sender(args: argparse.Namespace, out: list[str]) -> dict[str, float]:
     import httpx
 
+    from audience_dsl import compile as compile_rule
     from audience_dsl.sender import BrazeClient
     from audience_dsl.testing import LocalBraze
 
-    requests = 40 if args.quick else 400
+    requests = 40 if args.quick else 300
     recipients = [
         {"external_user_id": f"user-{i}", "trigger_properties": {"n": i}} for i in range(50)
     ]
-    audience = 'eye_color = "blue" and (push is opted_in or age >= 21)'
+    rule_text = 'eye_color = "blue" and (push is opted_in or age >= 21)'
+    audience = compile_rule(rule_text)
+    headers = {
+        "Authorization": "Bearer k1",
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
     with LocalBraze(campaigns=["c1"], keys=["k1"]) as braze, BrazeClient("k1", braze.url) as client:
         planned = client.trigger_send("c1", recipients=recipients, audience=audience, dry_run=True)
-        body = planned.bodies[0]
-        payload = json.dumps(body, separators=(",", ":")).encode()
-        headers = {
-            "Authorization": "Bearer k1",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        payload = json.dumps(planned.bodies[0], separators=(",", ":")).encode()
 
-        def ours() -> None:
-            result = client.trigger_send("c1", recipients=recipients, audience=audience)
-            assert result.ok, result
+        def sender(value: object) -> Callable[[], None]:
+            def send() -> None:
+                result = client.trigger_send("c1", recipients=recipients, audience=value)
+                assert result.ok, result
+
+            return send
 
         with httpx.Client() as bare_client:
 
@@ -488,29 +467,38 @@ def section_sender(args: argparse.Namespace, out: list[str]) -> dict[str, float]
                 response = bare_client.post(client.url, content=payload, headers=headers)
                 assert response.status_code == 201, response.text
 
-            ours()
-            bare()
-            mine, theirs = [], []
-            for _ in range(5):
-                for function, times in ((bare, theirs), (ours, mine)):
+            cells = {
+                "bare `httpx.Client.post` of the same body": bare,
+                "`BrazeClient.trigger_send`, audience as a dict": sender(audience),
+                "`BrazeClient.trigger_send`, audience as rule text": sender(rule_text),
+            }
+            times: dict[str, list[float]] = {name: [] for name in cells}
+            for function in cells.values():
+                function()
+            rounds = 5
+            for _ in range(rounds):  # interleaved, so that load on the machine hits all alike
+                for name, function in cells.items():
                     start = time.perf_counter()
-                    for _ in range(requests // 5):
+                    for _ in range(requests // rounds):
                         function()
-                    times.append((time.perf_counter() - start) / (requests // 5))
-    mine_s, bare_s = statistics.median(mine), statistics.median(theirs)
+                    times[name].append((time.perf_counter() - start) / (requests // rounds))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    base = medians["bare `httpx.Client.post` of the same body"]
     out.append(
-        f"## Sender: {requests} requests of 50 recipients and a 3-condition audience "
+        f"## Sender: {requests} requests each way, 50 recipients and a 3-condition audience, "
         "to the local endpoint"
     )
     out.append("")
     out.append("| client | ms per request | x bare httpx |")
     out.append("|---|---|---|")
-    out.append(f"| bare `httpx.Client.post` of the same body | {bare_s * 1e3:.2f} | 1.00x |")
-    out.append(
-        f"| `BrazeClient.trigger_send` (rule text) | {mine_s * 1e3:.2f} | {mine_s / bare_s:.2f}x |"
-    )
+    for name, value in medians.items():
+        out.append(f"| {name} | {value * 1e3:.2f} | {value / base:.2f}x |")
     out.append("")
-    return {"sender": mine_s, "httpx": bare_s}
+    return {
+        "httpx": base,
+        "sender_dict": medians["`BrazeClient.trigger_send`, audience as a dict"],
+        "sender_text": medians["`BrazeClient.trigger_send`, audience as rule text"],
+    }
 
 
 def section_preview(args: argparse.Namespace, out: list[str]) -> dict[str, float]:
@@ -530,6 +518,59 @@ def section_preview(args: argparse.Namespace, out: list[str]) -> dict[str, float
     out.append(f"{count / elapsed:,.0f} profiles/second ({elapsed:.2f} s)")
     out.append("")
     return {"profiles_per_second": count / elapsed}
+
+
+def section_targets(args: argparse.Namespace, out: list[str], raw: dict[str, Any]) -> None:
+    """Each target of docs/performance.md against this run: met, or by how much not."""
+    rows: list[tuple[str, str, bool]] = []
+    compiled = raw.get("compile", {})
+    ours = compiled.get("audience-dsl compile()", {})
+
+    def ratio(result: dict[str, Any], size: int) -> float | None:
+        value = result.get(str(size))
+        return value[0] / value[1] if isinstance(value, list) else None
+
+    for size, limit in ((5, 17.0), (500, 20.0)):
+        value = ratio(ours, size)
+        if value is not None:
+            rows.append((f"{size} conditions <= {limit:.0f}x json.loads", f"{value:.1f}x",
+                         value <= limit))  # fmt: skip
+    for size in args.sizes:
+        mine = ratio(ours, size)
+        peers = [
+            (ratio(result, size), cell)
+            for cell, result in compiled.items()
+            if CELLS[cell][0] and CELLS[cell][2] == "parse" and "error" not in result
+        ]
+        peers = [(value, cell) for value, cell in peers if value is not None]
+        if mine is not None and peers:
+            best, cell = min(peers)
+            rows.append((f"{size:,}: >= 2x faster than the fastest peer's parse ({cell})",
+                         f"{best / mine:.2f}x faster", best / mine >= 2))  # fmt: skip
+    small, large = ours.get("50"), ours.get("5000")
+    if isinstance(small, list) and isinstance(large, list):
+        growth = (large[0] / large[1]) / (small[0] / small[1])
+        rows.append(("time per condition 50 -> 5,000 within +-20%", f"{growth:.2f}",
+                     0.8 <= growth <= 1.2))  # fmt: skip
+    startup = raw.get("startup", {})
+    if startup:
+        value = (
+            startup["audience-dsl compile 'a = 1'"] / startup['python -c "import lark, pydantic"']
+        )
+        rows.append(("`compile 'a = 1'` <= 1.5x `import lark, pydantic`", f"{value:.2f}x",
+                     value <= 1.5))  # fmt: skip
+    sender = raw.get("sender", {})
+    if sender:
+        for key, what in (("sender_dict", "dict"), ("sender_text", "rule text")):
+            value = sender[key] / sender["httpx"]
+            rows.append((f"sender ({what}) <= 1.10x bare httpx", f"{value:.2f}x", value <= 1.1))
+    out.append("## Targets")
+    out.append("")
+    out.append("| target | this run | met |")
+    out.append("|---|---|---|")
+    for what, value, met in rows:
+        out.append(f"| {what} | {value} | {'yes' if met else 'no'} |")
+    out.append("")
 
 
 def machine() -> str:
@@ -579,6 +620,7 @@ def main() -> None:
     for name in sections:
         print(f"{name} ...", file=sys.stderr)
         raw[name] = globals()[f"section_{name}"](args, out)
+    section_targets(args, out, raw)
     print("\n".join(out))
     if args.json:
         Path(args.json).write_text(json.dumps(raw, indent=1), encoding="utf-8")

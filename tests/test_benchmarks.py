@@ -59,13 +59,16 @@ def test_quick_mode_prints_every_section(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    row = next(line for line in out.splitlines() if line.startswith("| audience-dsl (pure)"))
+    row = next(line for line in out.splitlines() if line.startswith("| audience-dsl compile()"))
     ratios = re.findall(r"([0-9.]+)x", row)
     assert len(ratios) == 2 and all(float(r) > 0 for r in ratios), row
     assert "`audience-dsl compile 'a = 1'`" in out
     assert "x bare httpx" in out
     assert re.search(r"[0-9,]+ profiles/second", out)
+    assert "## Targets" in out
     results = json.loads(raw.read_text())
-    pure = results["compile"]["audience-dsl (pure)"]
-    assert pure["engine"] == "lark"  # AUDIENCE_DSL_PURE=1 keeps the pure-Python parser
     assert set(results) == {"compile", "startup", "sender", "preview"}
+    ours = results["compile"]["audience-dsl compile()"]
+    for size in ("1", "5"):
+        seconds, floor = ours[size]
+        assert 0 < floor < seconds  # compiling costs more than reading the JSON back
