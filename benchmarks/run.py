@@ -19,6 +19,7 @@ The last section checks the targets of the performance work (docs/performance.md
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -240,9 +241,21 @@ def timed(
     floor()
     loops, floor_loops = loops_for(function), loops_for(floor)
     mine, base = [], []
-    for _ in range(blocks):
-        base.append(block(floor, floor_loops))
-        mine.append(block(function, loops))
+    # As timeit does: the cyclic garbage collector off while timing, so that a collection
+    # of whatever else the process holds does not land on one side by chance.
+    enabled = gc.isenabled()
+    try:
+        for _ in range(blocks):
+            gc.collect()
+            gc.disable()
+            base.append(block(floor, floor_loops))
+            gc.collect()
+            gc.disable()
+            mine.append(block(function, loops))
+            gc.enable()
+    finally:
+        if enabled:
+            gc.enable()
     return statistics.median(mine), statistics.median(base)
 
 
