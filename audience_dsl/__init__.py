@@ -42,7 +42,7 @@ if TYPE_CHECKING:
         UnsupportedError,
         ValidationError,
     )
-    from audience_dsl.evaluate.evaluator import Explanation, Preview, evaluate, explain, preview
+    from audience_dsl.evaluate import Explanation, Preview, evaluate, explain, preview
     from audience_dsl.language.ast import Rule
     from audience_dsl.language.printer import print_rule
     from audience_dsl.pipeline import compile, format, parse, to_audience
@@ -74,7 +74,7 @@ _HOMES = {
     ),
     **dict.fromkeys(
         ["Explanation", "Preview", "evaluate", "explain", "preview"],
-        "audience_dsl.evaluate.evaluator",
+        "audience_dsl.evaluate",
     ),
     "Rule": "audience_dsl.language.ast",
     "print_rule": "audience_dsl.language.printer",
@@ -105,7 +105,7 @@ class _Package(types.ModuleType):
 
     @property
     def evaluate(self) -> Any:
-        return importlib.import_module("audience_dsl.evaluate.evaluator").evaluate
+        return importlib.import_module("audience_dsl.evaluate").evaluate
 
     @evaluate.setter
     def evaluate(self, value: Any) -> None:

@@ -19,7 +19,9 @@ from lark import Lark
 from lark.exceptions import UnexpectedInput
 from lark.parsers.lalr_analysis import Shift
 
-from audience_dsl.language import _tables, lalr, parser
+from audience_dsl.language import _tables, grammar, lalr
+from audience_dsl.language.builder import Builder
+from audience_dsl.language.parts import Problem
 
 CASES = Path(__file__).parent / "cases"
 REGENERATE = "stale: run `python -m audience_dsl.language.lalr` and commit the result"
@@ -37,8 +39,8 @@ def _texts() -> list[str]:
 
 
 def test_the_shipped_tables_are_built_from_the_grammar() -> None:
-    grammar = parser.grammar_text()
-    assert hashlib.sha256(grammar.encode()).hexdigest() == _tables.GRAMMAR_SHA256, REGENERATE
+    text = grammar.grammar_text()
+    assert hashlib.sha256(text.encode()).hexdigest() == _tables.GRAMMAR_SHA256, REGENERATE
 
 
 def _same_tables(loaded: Lark, fresh: Lark) -> None:
@@ -71,8 +73,8 @@ def _same_tables(loaded: Lark, fresh: Lark) -> None:
 def test_the_shipped_tables_match_a_fresh_build() -> None:
     if ".".join(lark.__version__.split(".")[:2]) != _tables.LARK:
         pytest.skip("the tables were written by another Lark series; the parser builds its own")
-    loaded = parser._get_parser()
-    fresh = parser._build(parser.grammar_text())
+    loaded = grammar.get_parser()
+    fresh = grammar.build(grammar.grammar_text())
     _same_tables(loaded, fresh)
     assert [t.name for t in loaded.terminals] == [t.name for t in fresh.terminals]
 
@@ -84,7 +86,7 @@ def test_the_shipped_tables_are_loaded_not_built() -> None:
     def build() -> Lark:
         raise AssertionError("built the parser although the tables are current")
 
-    loaded = lalr.load(parser.grammar_text(), parser._Lexer, parser._Builder(), build)
+    loaded = lalr.load(grammar.grammar_text(), grammar.FastLexer, Builder(), build)
     assert loaded.parse('a = 1 and push is opted_in') is not None
 
 
@@ -92,25 +94,25 @@ def test_the_shipped_tables_are_loaded_not_built() -> None:
 def test_tables_for_another_grammar_or_lark_are_not_used(
     change: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    grammar = parser.grammar_text()
+    text = grammar.grammar_text()
     if change == "grammar":
-        grammar += "\n// a changed grammar\n"
+        text += "\n// a changed grammar\n"
     else:
         monkeypatch.setattr(_tables, "LARK", "0.1")
     built: list[bool] = []
 
     def build() -> Lark:
         built.append(True)
-        return parser._build(grammar)
+        return grammar.build(text)
 
-    lalr.load(grammar, parser._Lexer, parser._Builder(), build)
+    lalr.load(text, grammar.FastLexer, Builder(), build)
     assert built == [True]
 
 
 def _outcome(run: Any) -> tuple[str, Any]:
     try:
         return "ok", run()
-    except parser._Problem as problem:
+    except Problem as problem:
         return "problem", (problem.kind, problem.diagnostic)
     except (lalr.Rejected, UnexpectedInput):
         return "not a rule", None
@@ -118,14 +120,14 @@ def _outcome(run: Any) -> tuple[str, Any]:
 
 @pytest.mark.parametrize("text", _texts())
 def test_the_lean_loop_does_what_larks_loop_does(text: str) -> None:
-    lark_parser = parser._get_parser()
+    lark_parser = grammar.get_parser()
     driver = lalr.Driver(lark_parser)
     lexer = lark_parser.parser.lexer
-    ours = _outcome(lambda: driver.run(parser.tokens(text, lexer.pattern, lexer.ignore)))
+    ours = _outcome(lambda: driver.run(grammar.tokens(text, lexer.pattern, lexer.ignore)))
     theirs = _outcome(lambda: lark_parser.parse(text))
     assert ours == theirs
 
 
 def test_the_case_tables_hold_good_and_bad_rules() -> None:
-    outcomes = {_outcome(lambda t=t: parser._parse(t))[0] for t in _texts()}  # type: ignore[misc]
+    outcomes = {_outcome(lambda t=t: grammar.parse_text(t))[0] for t in _texts()}  # type: ignore[misc]
     assert outcomes == {"ok", "problem", "not a rule"}

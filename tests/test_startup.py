@@ -51,7 +51,7 @@ def test_compiling_loads_only_what_it_uses(program: str) -> None:
 
 def test_the_public_names_still_load_on_use() -> None:
     import audience_dsl
-    from audience_dsl.evaluate.evaluator import evaluate
+    from audience_dsl.evaluate.program import evaluate
 
     for name in audience_dsl.__all__:
         assert getattr(audience_dsl, name) is not None, name
