@@ -16,7 +16,7 @@ UNWANTED = (
     "httpx",
     "audience_dsl.sender",
     "audience_dsl.testing",
-    "audience_dsl.evaluate",
+    "audience_dsl.evaluator",
     "audience_dsl.braze.models",
     "audience_dsl.braze.validate",
 )
@@ -51,11 +51,10 @@ def test_compiling_loads_only_what_it_uses(program: str) -> None:
 
 def test_the_public_names_still_load_on_use() -> None:
     import audience_dsl
-    from audience_dsl.evaluate.program import evaluate
+    from audience_dsl.evaluator import evaluate
 
     for name in audience_dsl.__all__:
         assert getattr(audience_dsl, name) is not None, name
-    # The subpackage of the same name does not hide the function.
     assert audience_dsl.evaluate is evaluate
     assert set(audience_dsl.__all__) <= set(dir(audience_dsl))
     with pytest.raises(AttributeError):

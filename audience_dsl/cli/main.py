@@ -270,7 +270,7 @@ def _preview(args: argparse.Namespace) -> str | None:
             raise _UsageError(f"--now is not an ISO 8601 date-time: {args.now!r}") from None
         if now.tzinfo is None:
             raise _UsageError("--now needs a time zone, e.g. 2024-01-31T12:00:00Z")
-    from audience_dsl.evaluate import preview  # loaded for this subcommand only
+    from audience_dsl.evaluator import preview  # loaded for this subcommand only
 
     rule = parse(text, params=_params(args) or {})
     result = preview(rule, args.users, now=now, sample=args.sample)
