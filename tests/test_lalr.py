@@ -90,15 +90,17 @@ def test_the_shipped_tables_are_loaded_not_built() -> None:
     assert loaded.parse('a = 1 and push is opted_in') is not None
 
 
-@pytest.mark.parametrize("change", ["grammar", "lark"])
-def test_tables_for_another_grammar_or_lark_are_not_used(
+@pytest.mark.parametrize("change", ["grammar", "lark", "unreadable"])
+def test_tables_for_another_grammar_or_lark_or_unreadable_are_not_used(
     change: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = grammar.grammar_text()
     if change == "grammar":
         text += "\n// a changed grammar\n"
-    else:
+    elif change == "lark":
         monkeypatch.setattr(_tables, "LARK", "0.1")
+    else:
+        monkeypatch.setattr(_tables, "DATA", {"parser": {}, "options": {}})
     built: list[bool] = []
 
     def build() -> Lark:

@@ -91,12 +91,15 @@ def load(grammar: str, lexer: type, transformer: object, build: Callable[[], Lar
         return build()
     if _fingerprint(grammar) != tables.GRAMMAR_SHA256 or _lark_series() != tables.LARK:
         return build()
-    data = dict(tables.DATA)
-    data["options"] = {**data["options"], "lexer": lexer}
-    data["parser"] = {**data["parser"]}
-    data["parser"]["lexer_conf"] = {**data["parser"]["lexer_conf"], "lexer_type": lexer}
-    parser = Lark.__new__(Lark)
-    loaded: Lark = parser._load({"data": data, "memo": tables.MEMO}, transformer=transformer)
+    try:
+        data = dict(tables.DATA)
+        data["options"] = {**data["options"], "lexer": lexer}
+        data["parser"] = {**data["parser"]}
+        data["parser"]["lexer_conf"] = {**data["parser"]["lexer_conf"], "lexer_type": lexer}
+        parser = Lark.__new__(Lark)
+        loaded: Lark = parser._load({"data": data, "memo": tables.MEMO}, transformer=transformer)
+    except Exception:  # a Lark release that reads its own format differently: build instead
+        return build()
     return loaded
 
 
