@@ -19,7 +19,7 @@ from audience_dsl.errors import (
 )
 from audience_dsl.language import ast
 from audience_dsl.language.definitions import expand_definitions
-from audience_dsl.language.grammar import get_parser
+from audience_dsl.language.grammar import parse_text
 from audience_dsl.language.parts import Problem, Program
 from audience_dsl.language.recovery import every_syntax_error
 from audience_dsl.language.syntax_errors import (
@@ -100,7 +100,7 @@ def parse_program(source: Source) -> Program:
             source,
         )
     try:
-        result: Program = get_parser().parse(text)  # type: ignore[assignment]
+        result: Program = parse_text(text)
     except Problem as problem:
         _raise_problem(problem, source)
     except UnexpectedToken as exc:
