@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -133,8 +134,25 @@ def check_base_url(url_or_instance: str, *, allow_any_host: bool = False) -> str
     if named is not None:
         return named
     url = url_or_instance.strip().rstrip("/")
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise InvalidRequestError(
+            [("base_url", "rule 1: the base URL is not a valid URL (check the host and port)")]
+        ) from None
+    if "@" in parts.netloc:
+        # Never echo it: the part before "@" is a user name and password.
+        raise InvalidRequestError(
+            [
+                (
+                    "base_url",
+                    "rule 1: the base URL contains a user name or password (user:password@); "
+                    "the API key goes in api_key, remove the credentials from the URL",
+                )
+            ]
+        )
     if parts.scheme not in ("http", "https") or not host:
         known = ", ".join(INSTANCES)
         raise InvalidRequestError(
@@ -172,11 +190,30 @@ def check_api_key(api_key: object) -> str:
     """
     if not isinstance(api_key, str) or not api_key:
         raise InvalidRequestError([("api_key", "rule 2: the API key must be a non-empty string")])
-    if any(ch.isspace() for ch in api_key) or any(ch in "\"'" for ch in api_key):
+    for position, ch in enumerate(api_key, 1):
+        if "!" <= ch <= "~" and ch not in "\"'":
+            continue
+        if ch in "\"'":
+            what = f"a quote ({ch})"
+        else:
+            name = unicodedata.name(ch, "") or _CONTROL_NAMES.get(ord(ch), "a control character")
+            what = f"U+{ord(ch):04X} ({name})"
+            if ch.isspace() or not ch.isprintable():
+                what = f"an invisible character, {what}"
         raise InvalidRequestError(
-            [("api_key", "rule 2: the API key must not contain whitespace or quotes")]
+            [
+                (
+                    "api_key",
+                    f"rule 2: the API key has {what} at position {position} of "
+                    f"{len(api_key)}; a key is printable ASCII only (copy it again from "
+                    "the dashboard)",
+                )
+            ]
         )
     return api_key
+
+
+_CONTROL_NAMES = {0: "NULL", 9: "TAB", 10: "LINE FEED", 13: "CARRIAGE RETURN", 127: "DELETE"}
 
 
 # ---- the pydantic models (rules 4 to 19) --------------------------------------------------
@@ -665,7 +702,18 @@ def _serial_problems(body: Mapping[str, Any]) -> list[tuple[str, str]]:
         return [("$", "rule 3: the body contains NaN or Infinity, which JSON cannot carry")]
     except TypeError as exc:
         return [("$", f"rule 3: the body is not JSON: {exc}")]
-    size = len(data.encode())
+    try:
+        encoded = data.encode()
+    except UnicodeEncodeError as exc:
+        code = ord(data[exc.start])
+        return [
+            (
+                "$",
+                f"rule 3: the body contains a lone surrogate (U+{code:04X}), which UTF-8 "
+                "cannot carry; fix the string that holds it",
+            )
+        ]
+    size = len(encoded)
     if size > MAX_BODY_BYTES:
         return [("$", f"rule 3: the body is {size} bytes; Braze takes at most {MAX_BODY_BYTES}")]
     return []
@@ -800,18 +848,26 @@ def _attribute_value(value: Any) -> str:
 def recipient_key(recipient: Mapping[str, Any]) -> str:
     """A recipient's identity, e.g. ``external_user_id:u-1`` or ``user_alias:crm_id/77``.
 
-    Two recipients with the same key reach the same user; Braze sends one message.
+    Two recipients with the same key reach the same user; Braze sends one message. Keys
+    are unambiguous: in an alias, ``%`` and ``/`` are escaped (``%25``, ``%2F``), so
+    label ``crm/x`` with name ``y`` and label ``crm`` with name ``x/y`` differ.
     """
     for name in IDENTIFIERS:
         value = recipient.get(name)
         if value is None:
             continue
         if name == "user_alias" and isinstance(value, Mapping):
-            return f"user_alias:{value.get('alias_label')}/{value.get('alias_name')}"
+            label = _escape_key(value.get("alias_label"))
+            return f"user_alias:{label}/{_escape_key(value.get('alias_name'))}"
         if name == "email" and isinstance(value, str):
             return f"email:{value.lower()}"
         return f"{name}:{value}"
     return "?"
+
+
+def _escape_key(part: object) -> str:
+    # "/" separates label from name; escape it (and "%") so keys never collide.
+    return str(part).replace("%", "%25").replace("/", "%2F")
 
 
 def _duplicates(recipients: list[Any]) -> list[tuple[str, str]]:

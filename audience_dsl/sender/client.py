@@ -254,9 +254,13 @@ class BrazeClient(Base):
              posted: set[int]) -> RequestOutcome:
         core = attempts(job, self._context())
         payload = self._payload(job.body)
-        command = next(core)
+        reply: Reply = None
         while True:
-            reply: Reply
+            try:
+                command = core.send(reply)
+            except StopIteration as end:
+                outcome: RequestOutcome = end.value
+                return outcome
             if stop.is_set():
                 reply = STOP
             elif isinstance(command, Wait):
@@ -267,11 +271,6 @@ class BrazeClient(Base):
                         journal.attempt(job.index, job.keys)
                     posted.add(job.index)
                 reply = self._post(payload)
-            try:
-                command = core.send(reply)
-            except StopIteration as end:
-                outcome: RequestOutcome = end.value
-                return outcome
 
     def _wait(self, command: Wait, job: Job, stop: threading.Event) -> bool:
         if command.reason != "pacing":
@@ -463,9 +462,13 @@ class AsyncBrazeClient(Base):
                    posted: dict[int, Job]) -> RequestOutcome:
         core = attempts(job, self._context())
         payload = self._payload(job.body)
-        command = next(core)
+        reply: Reply = None
         while True:
-            reply: Reply
+            try:
+                command = core.send(reply)
+            except StopIteration as end:
+                outcome: RequestOutcome = end.value
+                return outcome
             if stop.is_set():
                 reply = STOP
             elif isinstance(command, Wait):
@@ -476,11 +479,6 @@ class AsyncBrazeClient(Base):
                         await asyncio.to_thread(journal.attempt, job.index, job.keys)
                     posted[job.index] = job
                 reply = await self._post(payload)
-            try:
-                command = core.send(reply)
-            except StopIteration as end:
-                outcome: RequestOutcome = end.value
-                return outcome
 
     async def _wait(self, command: Wait, job: Job, stop: asyncio.Event) -> bool:
         if command.reason != "pacing":

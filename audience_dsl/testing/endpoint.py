@@ -126,6 +126,7 @@ class _State:
     activity_log: list[str] = field(default_factory=list)
     queue: list[str] = field(default_factory=list)
     buckets: dict[str, _Bucket] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
 
 
 class LocalBraze:
@@ -318,8 +319,11 @@ class LocalBraze:
         broadcast = body.get("broadcast") is True
         send_id = body.get("send_id") or (f"send-{dispatch_id[:12]}" if broadcast else None)
         accepted = Accepted(self.clock(), body, dispatch_id, send_id)
-        deliveries = self._deliver(body, dispatch_id)
-        notes = self._check_types(body, dispatch_id)
+        try:
+            deliveries = self._deliver(body, dispatch_id)
+            notes = self._check_types(body, dispatch_id)
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            deliveries, notes = [], [f"{dispatch_id}: could not evaluate the audience: {exc}"]
         with self._lock:
             self._state.accepted.append(accepted)
             self._state.deliveries.extend(deliveries)
@@ -382,6 +386,16 @@ class LocalBraze:
                     return profile
         return None
 
+    def _note_error(self, error: BaseException) -> None:
+        with self._lock:
+            self._state.errors.append(f"{type(error).__name__}: {error}")
+
+    @property
+    def errors(self) -> list[str]:
+        """Unexpected errors met while answering (each answered 500); empty normally."""
+        with self._lock:
+            return list(self._state.errors)
+
     def _log(self, received: Received) -> None:
         with self._lock:
             self._state.requests.append(received)
@@ -415,13 +429,58 @@ def _limit_headers(limit: int, remaining: int, reset: float, length: float) -> d
     }
 
 
+#: The deepest JSON nesting the endpoint reads (an audience of 200 nested groups is
+#: about 400 deep); deeper bodies are answered 400, never parsed recursively.
+MAX_NESTING = 512
+#: How much of an oversized body is read (and thrown away) before the connection is
+#: closed, so that the client can read the 413 before it sees the connection close.
+_DRAIN_LIMIT = 4 * MAX_BODY_BYTES
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (a timeout, a dropped connection) is expected here.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
+        # Never a traceback on the console: a client that gave up (a timeout, a dropped
+        # connection) is expected, and anything else was already answered with a 500.
+        error = sys.exc_info()[1]
+        if error is not None and not isinstance(error, ConnectionError | TimeoutError):
+            braze = getattr(self.RequestHandlerClass, "braze", None)
+            if braze is not None:
+                braze._note_error(error)
+
+
+class _Malformed(Exception):
+    """A request that cannot be read: answered with ``status`` and ``payload``."""
+
+    def __init__(self, status: int, payload: Mapping[str, Any]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.payload = payload
+
+
+def _nesting(text: bytes) -> int:
+    """The deepest nesting of arrays and objects in JSON text, counted without parsing."""
+    if text.count(b"[") + text.count(b"{") <= MAX_NESTING:
+        return 0  # cannot be deeper: skip the walk
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -435,11 +494,38 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests read the record instead
 
-    def do_GET(self) -> None:
-        self._read_body()
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        # http.server's own errors (a bad request line, an unknown method, headers too
+        # long) as Braze's JSON instead of an HTML page.
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self._answer(code, {"message": message or "Bad Request"})
+
+    def _other(self) -> None:
+        with contextlib.suppress(_Malformed):
+            self._read_body()
         self._answer(404, {"message": "Not Found"})
 
+    do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _other
+
+    def do_HEAD(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_POST(self) -> None:
+        try:
+            self._post()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception as exc:  # a bug: answer as a server would, and keep serving
+            self.braze._note_error(exc)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._answer(500, {"message": "Internal Server Error"})
+
+    def _post(self) -> None:
         braze = self.braze
         arrived = braze.clock()
         fault = braze._next_fault()
@@ -447,8 +533,14 @@ class _Handler(BaseHTTPRequestHandler):
             braze._log(Received(arrived, self.path, None, None, fault))
             self._drop()
             return
-        raw = self._read_body()
         path = self.path
+        try:
+            raw = self._read_body()
+        except _Malformed as malformed:
+            braze._log(Received(arrived, path, None, malformed.status))
+            self.close_connection = True
+            self._answer(malformed.status, malformed.payload)
+            return
         body: Any = None
 
         def answer(status: int, payload: Mapping[str, Any],
@@ -477,10 +569,17 @@ class _Handler(BaseHTTPRequestHandler):
         if raw is None:
             answer(413, {"message": "Request Entity Too Large"})
             return
+        unreadable = {"error": "Error while parsing request body. Please check your syntax."}
+        if _nesting(raw) > MAX_NESTING:
+            answer(400, {**unreadable, "errors": [f"the JSON nests deeper than {MAX_NESTING}"]})
+            return
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            answer(400, {"error": "Error while parsing request body. Please check your syntax."})
+            # A "\ud800" escape parses to a lone surrogate, which is not text.
+            json.dumps(body, ensure_ascii=False).encode()
+        except (ValueError, UnicodeError, RecursionError):
+            body = None
+            answer(400, unreadable)
             return
         if not isinstance(body, dict):
             answer(400, {"message": "Bad Request", "errors": ["the body must be a JSON object"]})
@@ -504,7 +603,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in _STATUSES:
             answer(int(fault), {"message": "Internal Server Error"}, headers, None, fault)
             return
-        if body.get("campaign_id") not in braze.campaigns:
+        campaign = body.get("campaign_id")
+        if not isinstance(campaign, str) or campaign not in braze.campaigns:
             answer(400, {"message": "Invalid Campaign ID"}, headers)
             return
         if isinstance(recipients, list) and len(recipients) > MAX_RECIPIENTS:
@@ -519,6 +619,10 @@ class _Handler(BaseHTTPRequestHandler):
             answer(400, {"message": "Bad Request",
                          "errors": [f"{p}: {m}" for p, m in exc.problems]}, headers)
             return
+        except RecursionError:
+            answer(400, {"message": "Bad Request", "errors": ["the body nests too deeply"]},
+                   headers)
+            return
         accepted = braze._accept(body)
         if fault == "drop_after":
             braze._log(Received(arrived, path, body, None, fault))
@@ -532,16 +636,28 @@ class _Handler(BaseHTTPRequestHandler):
         answer(201, payload, headers, None, fault)
 
     def _read_body(self) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
+        """The body (``None`` if it is over 4 MB); raises :class:`_Malformed` for a
+        length that cannot be read."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise _Malformed(411, {"message": "Length Required"})
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit() or not text.isascii():
+            raise _Malformed(400, {"message": "Bad Request",
+                                   "errors": ["Content-Length is not a number of bytes"]})
+        length = int(text)
         if length > MAX_BODY_BYTES:
-            remaining = length
+            self.close_connection = True
+            remaining = min(length, _DRAIN_LIMIT)
             while remaining > 0:
                 chunk = self.rfile.read(min(remaining, 1 << 16))
                 if not chunk:
                     break
                 remaining -= len(chunk)
             return None
-        return self.rfile.read(length) if length else b""
+        data = self.rfile.read(length) if length else b""
+        if len(data) < length:
+            raise ConnectionError("the client closed the connection inside the body")
+        return data
 
     def _answer(self, status: int, payload: Mapping[str, Any],
                 headers: Mapping[str, str] | None = None) -> None:
