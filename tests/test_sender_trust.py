@@ -7,6 +7,7 @@ tests/sender_servers.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +26,7 @@ import pytest
 from audience_dsl.braze.request import InvalidRequestError
 from audience_dsl.errors import SendError as PackageSendError
 from audience_dsl.sender import (
+    AsyncBrazeClient,
     BrazeClient,
     JournalError,
     RateLimitError,
@@ -35,6 +38,7 @@ from audience_dsl.sender import (
 )
 from audience_dsl.sender.attempts import failure
 from audience_dsl.sender.errors import Scrubber
+from audience_dsl.sender.journal import Journal
 from audience_dsl.testing import LocalBraze, local_braze
 from audience_dsl.version import __version__
 from tests.sender_scenarios import FAST, Runner, users
@@ -457,3 +461,52 @@ def test_deadline_backend_is_installed() -> None:
 
     with httpx.Client() as http:
         assert install_deadline(http)
+
+
+# ---- asyncio: cancellation, the journal off the loop ----
+
+
+def test_a_cancelled_task_is_journaled_and_leaves_a_partial_result(
+    local_braze: LocalBraze, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = tmp_path / "send.jsonl"
+    writers: set[int] = set()
+    write = Journal._write
+
+    def spy(self: Journal, records: Any) -> None:
+        writers.add(threading.get_ident())
+        write(self, records)
+
+    monkeypatch.setattr(Journal, "_write", spy)
+    local_braze.inject("delay:0", "delay:3", "delay:3")
+
+    async def go() -> tuple[BaseException, int]:
+        async with AsyncBrazeClient("k1", local_braze.url, concurrency=2) as client:
+            task = asyncio.ensure_future(
+                client.trigger_send("c1", recipients=users(250), journal=journal))
+            while len(local_braze.requests) < 1 or len(writers) == 0:
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # two requests out, waiting for their 3 s answers
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError as exc:
+                return exc, threading.get_ident()
+            raise AssertionError("the task was not cancelled")
+
+    started = time.monotonic()
+    cancelled, loop_thread = asyncio.run(go())
+    assert time.monotonic() - started < 2.5  # did not wait for the 3 s answers
+    result = partial_result(cancelled)
+    assert result is not None and result.interrupted
+    assert result.counts() == {"accepted": 50, "rejected": 0, "not_sent": 100, "unknown": 100}
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    [stopped] = [r for r in records if r.get("event") == "stopped"]
+    assert stopped["why"] == "cancelled"
+    assert set(stopped["unknown"]) == {o.key for o in result.unknown}
+    assert loop_thread not in writers  # every journal write ran off the event loop
+    # A rerun sends only what was not sent; the unknown ones stay unknown.
+    time.sleep(3)
+    again = Runner("async", local_braze.url).send(recipients=users(250), journal=journal)
+    assert again.counts() == {"accepted": 150, "rejected": 0, "not_sent": 0, "unknown": 100}
+    assert max(local_braze.recipient_counts().values()) == 1

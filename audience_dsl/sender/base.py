@@ -212,8 +212,10 @@ class Base:
                 outcome.status_code, outcome.attempts, self._scrub(note), extra=extra)
 
     def _stopped(self, plan: Plan, journal: Journal | None, done: Mapping[int, RequestOutcome],
-                 out: Iterable[Job], unsent: Iterable[Job], why: str, run: str) -> SendResult:
-        """The partial result of a send stopped by Ctrl-C or cancellation; journals it."""
+                 out: Iterable[Job], unsent: Iterable[Job], why: str, run: str
+                 ) -> tuple[SendResult, list[str]]:
+        """The partial result of a send stopped by Ctrl-C or cancellation, and the keys it
+        leaves unknown (for the journal's ``stopped`` line)."""
         outcomes = dict(done)
         unknown: list[str] = []
         for job in out:
@@ -228,16 +230,20 @@ class Base:
                 outcomes[job.index] = RequestOutcome(
                     job.index, job.keys, State.NOT_SENT, message=f"not sent: the send was {why}",
                     error=SendInterrupted(f"not sent: the send was {why}"))
-        if journal is not None:
-            try:
-                journal.stopped(why, unknown)
-            except Exception:  # the partial result matters more here
-                log.exception("could not record the stop in the journal %s", journal.path)
         result = self._assemble(plan, outcomes.values(), interrupted=True)
         log.warning("campaign %s: the send was %s; %s", plan.campaign_id, why, result.counts(),
                     extra={"campaign_id": plan.campaign_id, "send_id": plan.send_id,
                            "run": run, "counts": result.counts()})
-        return result
+        return result, unknown
+
+    @staticmethod
+    def _journal_stop(journal: Journal | None, why: str, unknown: list[str]) -> None:
+        if journal is None:
+            return
+        try:
+            journal.stopped(why, unknown)
+        except Exception:  # the partial result matters more here
+            log.exception("could not record the stop in the journal %s", journal.path)
 
     @staticmethod
     def _payload(body: Mapping[str, Any]) -> bytes:

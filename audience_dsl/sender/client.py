@@ -229,13 +229,16 @@ class BrazeClient(Base):
             pool.shutdown(wait=False, cancel_futures=True)
             out = [job for job in running.values() if job.index in posted]
             unsent = [job for job in plan.jobs if job.index not in done and job not in out]
-            attach(exc, self._stopped(plan, journal, done, out, unsent, "interrupted", run))
+            result, unknown = self._stopped(plan, journal, done, out, unsent, "interrupted", run)
+            self._journal_stop(journal, "interrupted", unknown)
+            attach(exc, result)
             raise
         pool.shutdown(wait=True)
         if raised:
             unsent = [job for job in plan.jobs if job.index not in done]
-            attach(raised[0], self._stopped(plan, journal, done, [], unsent, "interrupted",
-                                             run))
+            result, unknown = self._stopped(plan, journal, done, [], unsent, "interrupted", run)
+            self._journal_stop(journal, "interrupted", unknown)
+            attach(raised[0], result)
             raise raised[0]
         reason = f" ({why[0]})" if why else ""
         for job in pending:
@@ -447,13 +450,17 @@ class AsyncBrazeClient(Base):
             await asyncio.gather(*tasks, return_exceptions=True)
             out = list(posted.values())
             unsent = [job for job in plan.jobs if job.index not in done and job not in out]
-            attach(exc, self._stopped(plan, journal, done, out, unsent, "cancelled", run))
+            result, unknown = self._stopped(plan, journal, done, out, unsent, "cancelled", run)
+            attach(exc, result)
+            await asyncio.to_thread(self._journal_stop, journal, "cancelled", unknown)
             raise
         raised.extend(r for r in results if isinstance(r, BaseException))
         if raised:
             unsent = [job for job in plan.jobs if job.index not in done]
-            attach(raised[0], self._stopped(plan, journal, done, list(posted.values()),
-                                             unsent, "interrupted", run))
+            result, unknown = self._stopped(plan, journal, done, list(posted.values()),
+                                            unsent, "interrupted", run)
+            attach(raised[0], result)
+            await asyncio.to_thread(self._journal_stop, journal, "interrupted", unknown)
             raise raised[0]
         reason = f" ({why[0]})" if why else ""
         for job in queue:

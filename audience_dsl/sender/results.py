@@ -170,8 +170,17 @@ def partial_result(exc: BaseException) -> SendResult | None:
 
     A ``KeyboardInterrupt`` (Ctrl-C), an ``asyncio.CancelledError`` (a cancelled task)
     or an exception raised by an ``on_request`` hook leaves ``trigger_send`` with the
-    result so far attached: what was accepted, what is ``unknown`` (in flight when it
-    stopped) and what was ``not_sent``. ``None`` for any other exception.
+    result so far attached (as ``send_result``; for a task, on the ``CancelledError``
+    that ``await task`` raises or on its ``__context__``): what was accepted, what is
+    ``unknown`` (in flight when it stopped) and what was ``not_sent``. ``None`` for any
+    other exception.
     """
-    result = getattr(exc, "send_result", None)
-    return result if isinstance(result, SendResult) else None
+    seen: BaseException | None = exc
+    for _ in range(8):  # asyncio re-raises a cancellation as a new error, with ours as context
+        if seen is None:
+            return None
+        result = getattr(seen, "send_result", None)
+        if isinstance(result, SendResult):
+            return result
+        seen = seen.__context__
+    return None

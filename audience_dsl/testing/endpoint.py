@@ -499,6 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
         # http.server's own errors (a bad request line, an unknown method, headers too
         # long) as Braze's JSON instead of an HTML page.
         self.close_connection = True
+        self.request_version = "HTTP/1.1"  # never answer in HTTP/0.9 (no status line)
         with contextlib.suppress(OSError):
             self._answer(code, {"message": message or "Bad Request"})
 
@@ -514,9 +515,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    _unread = 0
+
+    def _drain(self) -> None:
+        remaining, self._unread = min(self._unread, _DRAIN_LIMIT), 0
+        until = time.monotonic() + 2.0
+        with contextlib.suppress(OSError):
+            self.connection.settimeout(0.5)
+            while remaining > 0 and time.monotonic() < until:
+                chunk = self.rfile.read1(min(remaining, 1 << 16))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+
     def do_POST(self) -> None:
         try:
             self._post()
+            if self._unread:
+                self._drain()
         except (ConnectionError, TimeoutError):
             self.close_connection = True
         except Exception as exc:  # a bug: answer as a server would, and keep serving
@@ -646,13 +662,10 @@ class _Handler(BaseHTTPRequestHandler):
                                    "errors": ["Content-Length is not a number of bytes"]})
         length = int(text)
         if length > MAX_BODY_BYTES:
+            # Answered 413 first; what the client still sends is read (and thrown away)
+            # afterwards, boundedly, so that it can read the answer before the close.
             self.close_connection = True
-            remaining = min(length, _DRAIN_LIMIT)
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 1 << 16))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
+            self._unread = length
             return None
         data = self.rfile.read(length) if length else b""
         if len(data) < length:
