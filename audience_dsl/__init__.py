@@ -32,7 +32,7 @@ from audience_dsl.errors import (
     UnsupportedError,
     ValidationError,
 )
-from audience_dsl.evaluate.evaluator import Explanation, Preview, evaluate, explain, preview
+from audience_dsl.evaluate import Explanation, Preview, evaluate, explain, preview
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Rule
 from audience_dsl.language.printer import print_rule

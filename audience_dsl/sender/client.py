@@ -40,8 +40,8 @@ from typing import Any
 
 import httpx
 
+from audience_dsl.braze.body import check_body
 from audience_dsl.braze.limits import Limits
-from audience_dsl.braze.request import check_body
 from audience_dsl.sender.attempts import STOP, Answer, Failure, Post, Reply, Wait, attempts, failure
 from audience_dsl.sender.base import DEADLINE, Base, attach, install_deadline
 from audience_dsl.sender.config import MAX_RESPONSE_BYTES, RetryPolicy, Timeouts

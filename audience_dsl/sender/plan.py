@@ -20,8 +20,9 @@ from pydantic import BaseModel
 
 from audience_dsl.braze import request
 from audience_dsl.braze import validate as braze
+from audience_dsl.braze.body import check_body, recipient_key
 from audience_dsl.braze.codec import to_core
-from audience_dsl.braze.request import InvalidRequestError, check_body, recipient_key
+from audience_dsl.braze.request import InvalidRequestError
 from audience_dsl.errors import AudienceError, AudienceWarning, ValidationError
 from audience_dsl.language.ast import AllOf, AnyOf, Attribute, CoreNode, Subscription
 from audience_dsl.semantics import COMPLEMENT, DEFAULT_SEMANTICS
