@@ -129,9 +129,11 @@ class Journal:
         moved. Without ``write`` (a dry run) nothing is locked or written.
         """
         path = Path(path)
-        if not write:
-            return cls(path, contract, cls._check(path, _read(path, _bytes(path)), contract,
-                                                  new), None)
+        if not write:  # a dry run: what a new journal, or this one, would let through
+            read = _read(path, _bytes(path))
+            if new and read.header is not None:
+                read = _read(path, b"")
+            return cls(path, contract, cls._check(path, read, contract), None)
         try:
             handle = path.open("a+b")
         except OSError as exc:
@@ -157,7 +159,7 @@ class Journal:
                 handle.close()
                 handle = replaced
                 read = _read(path, b"")
-            read = cls._check(path, read, contract, new)
+            read = cls._check(path, read, contract)
             if read.keep < read.size:  # a torn last line: cut it off
                 handle.truncate(read.keep)
             if read.header is None:
@@ -168,7 +170,7 @@ class Journal:
             raise
 
     @staticmethod
-    def _check(path: Path, read: _Read, contract: Contract, new: bool) -> _Read:
+    def _check(path: Path, read: _Read, contract: Contract) -> _Read:
         header = read.header
         if header is None:
             return read
