@@ -265,6 +265,33 @@ def test_a_trickling_server_cannot_hold_a_request(mode: str, body: bool) -> None
     assert len(server.seen) == 1  # not retried
 
 
+def test_the_deadline_holds_with_a_callers_client() -> None:
+    with Scripted(trickle(0.05)) as server, httpx.Client(timeout=5) as http:
+        started = time.monotonic()
+        result = BrazeClient("k1", server.url, http=http,
+                             timeouts=Timeouts(total=0.6)).trigger_send("c1",
+                                                                        recipients=users(1))
+        assert time.monotonic() - started < 2.5
+    assert result.unknown and "Timeouts.total" in result.requests[0].message
+
+
+def test_the_key_stays_out_of_the_journal_and_logs(
+    local_braze: LocalBraze, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "sk-very-secret-987"
+    local_braze.keys[secret] = frozenset({"campaigns.trigger.send"})
+    caplog.set_level(logging.DEBUG)
+    journal = tmp_path / "send.jsonl"
+    local_braze.inject("500", "drop_after", "close_before")
+    result = Runner("sync", local_braze.url, concurrency=1).send(
+        key=secret, recipients=users(150), journal=journal,
+        client_options={"retry": RetryPolicy(attempts=2, backoff=0.001)})
+    assert result.unknown
+    shown = [journal.read_text(), caplog.text, json.dumps(result.to_json()), repr(result)]
+    shown += [str(e) + repr(e.request) + repr(e.response) for e in result.errors]
+    assert secret not in "\n".join(shown)
+
+
 @MODES
 def test_a_far_reset_does_not_hold_the_other_requests(mode: str) -> None:
     # One 429 whose reset is two hours away; the rest of the send must not sleep.

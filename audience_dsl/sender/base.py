@@ -103,7 +103,10 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
 
 def install_deadline(client: httpx.Client) -> bool:
-    """Put the deadline backend under each connection pool of our own client."""
+    """Put the deadline backend under each connection pool of an httpx client (ours, or
+    a caller's: the wrapper passes everything through except during our requests).
+    Connections opened from then on are bounded by the deadline; False if the client has
+    no httpcore pool to wrap (a mock transport)."""
     installed = False
     for transport in (client._transport, *client._mounts.values()):
         pool = getattr(transport, "_pool", None)

@@ -119,7 +119,7 @@ class BrazeClient(Base):
                 transport=transport, timeout=self.timeouts.httpx(),
                 limits=httpx.Limits(max_connections=self.concurrency,
                                     max_keepalive_connections=self.concurrency))
-            install_deadline(http)
+        install_deadline(http)
         self._http = http
 
     def __enter__(self) -> BrazeClient:
