@@ -72,12 +72,15 @@ class Post:
 @dataclass(frozen=True)
 class Answer:
     """A response: status, headers (names in lower case) and at most the body's first
-    ``MAX_RESPONSE_BYTES`` (``truncated`` if there was more)."""
+    ``MAX_RESPONSE_BYTES`` (``truncated`` if there was more). Once the status has come,
+    the response is judged by it and the part of the body read, even if the rest never
+    came (``incomplete`` says why)."""
 
     status: int
     headers: Mapping[str, str]
     body: bytes
     truncated: bool = False
+    incomplete: str = ""  # why the body ended early (the deadline, a dropped connection)
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,8 @@ def attempts(job: Job, context: Context) -> Generator[Command, Reply, RequestOut
         reset = context.pacer.observe(job.buckets, status, reply.headers)
         message = scrub(_braze_message(body))
         cut = " (only its first part was read)" if reply.truncated else ""
+        if reply.incomplete:
+            cut = f" (the body was cut short: {scrub(reply.incomplete)})"
         if 200 <= status < 300:
             dispatch = body.get("dispatch_id") if isinstance(body, dict) else None
             warning = ""

@@ -253,11 +253,21 @@ class Base:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"),
                           allow_nan=False).encode()
 
-    def _answer(self, response: httpx.Response, body: bytearray) -> Answer:
+    def _answer(self, response: httpx.Response, body: bytearray,
+                incomplete: str = "") -> Answer:
+        """The response as the core reads it, scrubbed of the key (a server may echo it)."""
         limit = self.max_response_bytes
+        scrub = self._scrub
+        text = bytes(body[:limit]).decode("utf-8", "surrogateescape")
         return Answer(response.status_code,
-                      {k.lower(): v for k, v in response.headers.items()},
-                      bytes(body[:limit]), len(body) > limit)
+                      {k.lower(): scrub(v) for k, v in response.headers.items()},
+                      scrub(text).encode("utf-8", "surrogateescape"), len(body) > limit,
+                      incomplete)
+
+    def _cut(self, exc: BaseException | None) -> str:
+        if exc is None or isinstance(exc, TimeoutError | httpx.TimeoutException):
+            return f"no complete answer within Timeouts.total ({self.timeouts.total:g} s)"
+        return self._scrub(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
     def _late(self) -> Failure:
         return Failure(sent=True, what=f"no complete answer within Timeouts.total "

@@ -303,12 +303,15 @@ class BrazeClient(Base):
                 body = bytearray()
                 if response.is_stream_consumed:  # a response made in memory (a mock)
                     body += response.content
-                for chunk in () if body else response.iter_raw():
-                    body += chunk
-                    if len(body) > self.max_response_bytes:
-                        break  # the rest is discarded: closing drops the connection
-                    if time.monotonic() > deadline:
-                        return self._late()
+                try:
+                    for chunk in () if body else response.iter_raw():
+                        body += chunk
+                        if len(body) > self.max_response_bytes:
+                            break  # the rest is discarded: closing drops the connection
+                        if time.monotonic() > deadline:
+                            return self._answer(response, body, self._cut(None))
+                except httpx.HTTPError as exc:  # the status came: judge by it
+                    return self._answer(response, body, self._cut(exc))
                 return self._answer(response, body)
         except httpx.HTTPError as exc:
             found = failure(exc, self._scrub)
@@ -518,13 +521,15 @@ class AsyncBrazeClient(Base):
 
         options: dict[str, Any] = {"timeout": self.timeouts.httpx()} \
             if self._pass_timeouts else {}
+        got: httpx.Response | None = None
+        body = bytearray()
         try:
             async with asyncio.timeout(self.timeouts.total):
                 async with self._http.stream("POST", self.url, content=payload,
                                              headers=self._headers(),
                                              extensions={"trace": trace},
                                              **options) as response:
-                    body = bytearray()
+                    got = response
                     if response.is_stream_consumed:  # a response made in memory (a mock)
                         body += response.content
                     async for chunk in _nothing() if body else response.aiter_raw():
@@ -532,11 +537,13 @@ class AsyncBrazeClient(Base):
                         if len(body) > self.max_response_bytes:
                             break  # the rest is discarded: closing drops the connection
                     return self._answer(response, body)
-        except TimeoutError:
+        except (TimeoutError, httpx.HTTPError) as exc:
+            if got is not None:  # the status came: judge by it
+                return self._answer(got, body, self._cut(exc))
+            if isinstance(exc, httpx.HTTPError):
+                return failure(exc, self._scrub)
             late = self._late()
             return late if sent else Failure(sent=False, what=late.what + " (before it left)")
-        except httpx.HTTPError as exc:
-            return failure(exc, self._scrub)
         except (httpx.StreamError, ValueError, UnicodeError, OSError) as exc:
             return Failure(sent=True, what=self._scrub(f"{type(exc).__name__}: {exc}"))
 

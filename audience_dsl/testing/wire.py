@@ -110,6 +110,7 @@ class Handler(BaseHTTPRequestHandler):
 
     braze: LocalBraze
     protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds a connection may sit idle or trickle before it is closed
     disable_nagle_algorithm = True  # headers and body go in two writes; no 40 ms stalls
     server_version = "LocalBraze/1"
 
