@@ -136,8 +136,9 @@ class Journal:
             return cls(path, contract, cls._check(path, read, contract), None)
         try:
             handle = path.open("a+b")
-        except OSError as exc:
-            raise JournalError(f"cannot open the journal {path}: {exc.strerror or exc}") from None
+        except (OSError, ValueError) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            raise JournalError(f"cannot open the journal {path}: {why}") from None
         try:
             if not _lock(handle):
                 holder = _read(path, _bytes(path), lenient=True).holder
@@ -243,8 +244,9 @@ def _bytes(path: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         return b""
-    except OSError as exc:
-        raise JournalError(f"cannot read the journal {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise JournalError(f"cannot read the journal {path}: {why}") from None
 
 
 def _fail(path: Path, number: int, problem: str) -> JournalError:
