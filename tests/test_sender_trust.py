@@ -573,3 +573,36 @@ def test_a_cancelled_task_is_journaled_and_leaves_a_partial_result(
     again = Runner("async", local_braze.url).send(recipients=users(250), journal=journal)
     assert again.counts() == {"accepted": 150, "rejected": 0, "not_sent": 0, "unknown": 100}
     assert max(local_braze.recipient_counts().values()) == 1
+
+
+def test_a_task_cancelled_during_a_backoff_is_not_sent(local_braze: LocalBraze,
+                                                       tmp_path: Path) -> None:
+    journal = tmp_path / "send.jsonl"
+    local_braze.inject(*["503"] * 10)
+
+    async def go() -> BaseException:
+        async with AsyncBrazeClient("k1", local_braze.url, retry=RetryPolicy(
+                backoff=60, max_backoff=60)) as client:
+            task = asyncio.ensure_future(
+                client.trigger_send("c1", recipients=users(300), journal=journal))
+            while len(local_braze.requests) < 4:
+                await asyncio.sleep(0.02)
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError as exc:
+                return exc
+            raise AssertionError("the task was not cancelled")
+
+    started = time.monotonic()
+    cancelled = asyncio.run(go())
+    assert time.monotonic() - started < 3  # not the 60 s backoff
+    result = partial_result(cancelled)
+    assert result is not None
+    assert result.counts() == {"accepted": 0, "rejected": 0, "not_sent": 300, "unknown": 0}
+    assert any("300 not_sent" in note for note in
+               getattr(cancelled.__context__, "__notes__", []) + getattr(
+                   cancelled, "__notes__", []))
+    # The journal says they were not sent: a rerun sends them all.
+    again = Runner("async", local_braze.url).send(recipients=users(300), journal=journal)
+    assert again.ok and not any(o.from_journal for o in again.outcomes.values())

@@ -37,6 +37,7 @@ from audience_dsl.version import __version__
 __all__ = ["DEADLINE", "USER_AGENT", "Base", "attach", "install_deadline"]
 
 log = logging.getLogger("audience_dsl.sender")
+log.addHandler(logging.NullHandler())  # a library: the application configures logging
 
 USER_AGENT = f"audience-dsl/{__version__}"
 
@@ -275,8 +276,13 @@ class Base:
 
 
 def attach(exc: BaseException, result: SendResult) -> None:
+    """Hang the partial result on the exception that stopped the send, with a note (shown
+    under its traceback) of what is unknown."""
     with contextlib.suppress(AttributeError):  # an exception type with __slots__
         exc.send_result = result  # type: ignore[attr-defined]
+    counts = ", ".join(f"{n} {state}" for state, n in result.counts().items() if n)
+    exc.add_note(f"audience-dsl: campaign {result.campaign_id} stopped: {counts or 'nothing'}"
+                 "; partial_result(exc) has each recipient's state")
 
 
 

@@ -29,6 +29,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Generator,
     Iterable,
     Iterator,
     Mapping,
@@ -417,6 +418,7 @@ class AsyncBrazeClient(Base):
             await asyncio.to_thread(journal.start, run)
         done: dict[int, RequestOutcome] = {}
         posted: dict[int, Job] = {}
+        cancelled: dict[int, RequestOutcome] = {}
         stop = asyncio.Event()
         why: list[str] = []
         raised: list[BaseException] = []
@@ -427,7 +429,7 @@ class AsyncBrazeClient(Base):
                 job = next(queue, None)
                 if job is None:
                     return
-                outcome = await self._one(job, journal, stop, posted)
+                outcome = await self._one(job, journal, stop, posted, cancelled)
                 done[job.index] = outcome
                 posted.pop(job.index, None)
                 self._log(plan, outcome, run)
@@ -451,11 +453,14 @@ class AsyncBrazeClient(Base):
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            out = list(posted.values())
-            unsent = [job for job in plan.jobs if job.index not in done and job not in out]
-            result, unknown = self._stopped(plan, journal, done, out, unsent, "cancelled", run)
+            concluded = {i: o for i, o in cancelled.items() if i not in done}
+            done.update(concluded)
+            unsent = [job for job in plan.jobs if job.index not in done]
+            result, _ = self._stopped(plan, journal, done, [], unsent, "cancelled", run)
             attach(exc, result)
-            await asyncio.to_thread(self._journal_stop, journal, "cancelled", unknown)
+            unknown = [key for o in concluded.values() if o.state is State.UNKNOWN
+                       for key in o.keys]
+            await asyncio.to_thread(self._journal_cancelled, journal, concluded, unknown)
             raise
         raised.extend(r for r in results if isinstance(r, BaseException))
         if raised:
@@ -477,26 +482,46 @@ class AsyncBrazeClient(Base):
         return self._assemble(plan, done.values())
 
     async def _one(self, job: Job, journal: Journal | None, stop: asyncio.Event,
-                   posted: dict[int, Job]) -> RequestOutcome:
+                   posted: dict[int, Job], cancelled: dict[int, RequestOutcome]
+                   ) -> RequestOutcome:
         core = attempts(job, self._context())
         payload = self._payload(job.body)
         reply: Reply = None
-        while True:
-            try:
-                command = core.send(reply)
-            except StopIteration as end:
-                outcome: RequestOutcome = end.value
-                return outcome
-            if stop.is_set():
-                reply = STOP
-            elif isinstance(command, Wait):
-                reply = STOP if await self._wait(command, job, stop) else None
-            else:
-                if isinstance(command, Post) and command.first:
-                    if journal is not None:
-                        await asyncio.to_thread(journal.attempt, job.index, job.keys)
-                    posted[job.index] = job
-                reply = await self._post(payload)
+        out = False  # the request is out: a cancellation now leaves it unknown
+        try:
+            while True:
+                try:
+                    command = core.send(reply)
+                except StopIteration as end:
+                    outcome: RequestOutcome = end.value
+                    return outcome
+                if stop.is_set():
+                    reply = STOP
+                elif isinstance(command, Wait):
+                    reply = STOP if await self._wait(command, job, stop) else None
+                else:
+                    if isinstance(command, Post) and command.first:
+                        if journal is not None:
+                            await asyncio.to_thread(journal.attempt, job.index, job.keys)
+                        posted[job.index] = job
+                    out = True
+                    reply = await self._post(payload)
+                    out = False
+        except asyncio.CancelledError:
+            # Ask the core what the request comes to, as if the send had been stopped.
+            cancelled[job.index] = _conclude(core, Failure(
+                sent=True, what="the task was cancelled while the request was out")
+                if out else STOP)
+            raise
+
+    def _journal_cancelled(self, journal: Journal | None,
+                           concluded: Mapping[int, RequestOutcome], unknown: list[str]) -> None:
+        if journal is None:
+            return
+        for outcome in concluded.values():
+            if outcome.state is not State.UNKNOWN:  # an unknown one keeps its attempt line
+                journal.outcome(outcome.recipients())
+        self._journal_stop(journal, "cancelled", unknown)
 
     async def _wait(self, command: Wait, job: Job, stop: asyncio.Event) -> bool:
         if command.reason != "pacing":
@@ -551,3 +576,14 @@ class AsyncBrazeClient(Base):
 async def _nothing() -> AsyncIterator[bytes]:
     return
     yield b""  # pragma: no cover - makes this an async generator
+
+
+def _conclude(core: Generator[Any, Reply, RequestOutcome], reply: Reply) -> RequestOutcome:
+    """The outcome the core gives after ``reply`` and, if it asks for more, STOP."""
+    try:
+        core.send(reply)
+        while True:
+            core.send(STOP)
+    except StopIteration as end:
+        outcome: RequestOutcome = end.value
+        return outcome
