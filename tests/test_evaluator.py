@@ -12,7 +12,7 @@ import pytest
 
 from audience_dsl import AudienceError, ParameterError, ValidationError, ast, parse
 from audience_dsl.braze.codec import to_core
-from audience_dsl.evaluate import (
+from audience_dsl.evaluator import (
     Explanation,
     Preview,
     evaluate,

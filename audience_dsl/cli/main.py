@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from audience_dsl.braze.decompile import decompile
 from audience_dsl.braze.validate import validate
 from audience_dsl.errors import AudienceError, AudienceWarning
-from audience_dsl.evaluate import preview
+from audience_dsl.evaluator import preview
 from audience_dsl.pipeline import compile as compile_rule
 from audience_dsl.pipeline import format as format_rule
 from audience_dsl.pipeline import parse

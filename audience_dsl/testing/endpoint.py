@@ -316,7 +316,7 @@ class LocalBraze:
         if not self.profiles:
             return []
         try:
-            from audience_dsl.evaluate import evaluate
+            from audience_dsl.evaluator import evaluate
         except ImportError:  # the evaluator is optional here
             return []
         now = self.now or datetime.now(UTC)

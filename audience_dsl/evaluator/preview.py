@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from audience_dsl.errors import ValidationError
-from audience_dsl.evaluate.explain import condition_text
-from audience_dsl.evaluate.program import LEAF, build_program, custom_attributes_of
+from audience_dsl.evaluator.explain import condition_text
+from audience_dsl.evaluator.program import LEAF, build_program, custom_attributes_of
 from audience_dsl.language import ast
 from audience_dsl.semantics import Semantics
 from audience_dsl.source import Span

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from audience_dsl.evaluate.predicates import (
+from audience_dsl.evaluator.predicates import (
     expansion,
     is_array,
     is_blank,
@@ -20,7 +20,7 @@ from audience_dsl.evaluate.predicates import (
     show_json,
     subscription_state,
 )
-from audience_dsl.evaluate.program import ALL, ANY, LEAF, NOT, build_program, custom_attributes_of
+from audience_dsl.evaluator.program import ALL, ANY, LEAF, NOT, build_program, custom_attributes_of
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.semantics import Kind, Semantics, kind_of

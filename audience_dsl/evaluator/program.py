@@ -10,7 +10,7 @@ from typing import Any
 
 from audience_dsl.braze.codec import to_core
 from audience_dsl.errors import Diagnostic, ParameterError, ValidationError
-from audience_dsl.evaluate.predicates import InvalidValue, Predicate, leaf_predicate, show_json
+from audience_dsl.evaluator.predicates import InvalidValue, Predicate, leaf_predicate, show_json
 from audience_dsl.language import ast
 from audience_dsl.semantics import Semantics
 from audience_dsl.source import NOWHERE, Source, Span
