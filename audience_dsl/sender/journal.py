@@ -290,9 +290,12 @@ def _read(path: Path, data: bytes, *, lenient: bool = False) -> _Read:
     if not (isinstance(header, dict) and header.get("journal") == _MAGIC):
         if lenient:
             return read
+        older = isinstance(header, dict) and header.get("event") == "start"
+        why = ("it was written by an earlier version of audience-dsl, which recorded less "
+               "about the send" if older else "its first line is not a journal header")
         raise JournalError(
-            f"{path} is not a send journal (its first line is not a journal header); "
-            "refusing to write to it: name a new file for the journal")
+            f"{path} is not a send journal ({why}); refusing to write to it: name a new "
+            "file for the journal")
     if header.get("version") != _VERSION and not lenient:
         raise _fail(path, number, f"journal version {header.get('version')!r}, this "
                                   f"client writes version {_VERSION}")
