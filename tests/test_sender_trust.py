@@ -104,7 +104,7 @@ def test_a_rerun_of_another_send_is_refused(mode: str, local_braze: LocalBraze,
     runner = Runner(mode, local_braze.url)
     journal = tmp_path / "send.jsonl"
     runner.send(audience='team = "Lions"', broadcast=True, journal=journal).raise_for_status()
-    with pytest.raises(JournalError, match="audience differ"):
+    with pytest.raises(JournalError, match="audience differs"):
         runner.send(audience='team = "Bears"', broadcast=True, journal=journal)
     with pytest.raises(JournalError, match="trigger properties differ"):
         runner.send(audience='team = "Lions"', broadcast=True, journal=journal,

@@ -183,8 +183,9 @@ class Journal:
         if header.get("campaign_id") != contract.campaign_id:
             what = f"campaign {header.get('campaign_id')!r}, not {contract.campaign_id!r}"
         else:
-            what = "the same campaign, but its " + ", ".join(
-                k.replace("_", " ") for k in differ or ["send"]) + " differ"
+            names = [k.replace("_", " ") for k in differ] or ["send"]
+            what = "the same campaign, but its " + " and ".join(names) + \
+                (" differ" if len(names) > 1 or names[0].endswith("s") else " differs")
         raise JournalError(
             f"{path} is the journal of another send ({what}); a rerun must send exactly "
             "what the journal's send was. Pass new_journal=True to move it aside and start "
