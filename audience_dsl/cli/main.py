@@ -16,10 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from audience_dsl.braze.decompile import decompile
-from audience_dsl.braze.validate import validate
 from audience_dsl.errors import AudienceError, AudienceWarning
-from audience_dsl.evaluator import preview
 from audience_dsl.pipeline import compile as compile_rule
 from audience_dsl.pipeline import format as format_rule
 from audience_dsl.pipeline import parse
@@ -230,11 +227,15 @@ def _read_file(path: str) -> str:
 
 
 def _validate(args: argparse.Namespace) -> str | None:
+    from audience_dsl.braze.validate import validate  # loaded for this subcommand only
+
     validate(_read_file(args.file))
     return None
 
 
 def _decompile(args: argparse.Namespace) -> str | None:
+    from audience_dsl.braze.decompile import decompile  # loaded for this subcommand only
+
     return decompile(_read_file(args.file), width=args.width)
 
 
@@ -269,6 +270,8 @@ def _preview(args: argparse.Namespace) -> str | None:
             raise _UsageError(f"--now is not an ISO 8601 date-time: {args.now!r}") from None
         if now.tzinfo is None:
             raise _UsageError("--now needs a time zone, e.g. 2024-01-31T12:00:00Z")
+    from audience_dsl.evaluator import preview  # loaded for this subcommand only
+
     rule = parse(text, params=_params(args) or {})
     result = preview(rule, args.users, now=now, sample=args.sample)
     if args.json:

@@ -176,6 +176,8 @@ class BrazeClient(Base):
     def _run(self, plan: Plan, journal: Journal | None,
              hook: Callable[[RequestOutcome], None] | None) -> SendResult:
         run = uuid.uuid4().hex[:12]
+        if len(plan.jobs) == 1 and journal is None:
+            return self._alone(plan, hook, run)
         if journal is not None and plan.jobs:
             journal.start(run)
         done: dict[int, RequestOutcome] = {}
@@ -250,6 +252,29 @@ class BrazeClient(Base):
             self._record(plan, journal, outcome, run)
         return self._assemble(plan, done.values())
 
+    def _alone(self, plan: Plan, hook: Callable[[RequestOutcome], None] | None,
+               run: str) -> SendResult:
+        # One request and nothing to journal: made in this thread. A pool would cost a
+        # thread start per send (most of the sender's overhead over bare httpx) and has
+        # nothing to run beside it.
+        (job,) = plan.jobs
+        posted: set[int] = set()
+        outcome: RequestOutcome | None = None
+        try:
+            outcome = self._recorded(plan, job, None, threading.Event(), posted, run)
+            if hook is not None:
+                hook(outcome)
+        except BaseException as exc:  # Ctrl-C in this thread, or the hook raised
+            if outcome is not None:
+                result = self._assemble(plan, [outcome], interrupted=True)
+            else:
+                out = [job] if job.index in posted else []
+                result, _ = self._stopped(plan, None, {}, out, [] if out else [job],
+                                          "interrupted", run)
+            attach(exc, result)
+            raise
+        return self._assemble(plan, [outcome])
+
     def _record(self, plan: Plan, journal: Journal | None, outcome: RequestOutcome,
                 run: str) -> None:
         self._log(plan, outcome, run)
@@ -278,11 +303,11 @@ class BrazeClient(Base):
             elif isinstance(command, Wait):
                 reply = STOP if self._wait(command, job, stop) else None
             else:
-                if isinstance(command, Post) and command.first:
-                    if journal is not None:
-                        journal.attempt(job.index, job.keys)
-                    posted.add(job.index)
+                if isinstance(command, Post) and command.first and journal is not None:
+                    journal.attempt(job.index, job.keys)
+                posted.add(job.index)  # out now: a Ctrl-C leaves it unknown
                 reply = self._post(payload)
+                posted.discard(job.index)
 
     def _wait(self, command: Wait, job: Job, stop: threading.Event) -> bool:
         if command.reason != "pacing":
