@@ -606,3 +606,16 @@ def test_a_task_cancelled_during_a_backoff_is_not_sent(local_braze: LocalBraze,
     # The journal says they were not sent: a rerun sends them all.
     again = Runner("async", local_braze.url).send(recipients=users(300), journal=journal)
     assert again.ok and not any(o.from_journal for o in again.outcomes.values())
+
+
+def test_ctrl_c_during_a_lone_requests_backoff(local_braze: LocalBraze) -> None:
+    local_braze.inject(*["503"] * 10)
+    timer = threading.Timer(0.5, ctrl_c)
+    timer.start()
+    started = time.monotonic()
+    with BrazeClient("k1", local_braze.url, retry=RetryPolicy(
+            backoff=60, max_backoff=60)) as client, pytest.raises(KeyboardInterrupt) as caught:
+        client.trigger_send("c1", recipients=users(3))
+    assert time.monotonic() - started < 3
+    result = partial_result(caught.value)
+    assert result is not None and result.counts()["not_sent"] == 3
