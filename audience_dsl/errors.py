@@ -12,7 +12,8 @@ RecursionError) are caught at the boundary where they arise and re-raised as our
     ├── SchemaError                a schema is malformed
     ├── ValidationError            a Connected Audience object breaks Braze's rules
     │   └── request.InvalidRequestError    a request body breaks them (rules 1-24)
-    └── SendError                  sending failed; in audience_dsl.sender:
+    └── SendError                  sending failed (keeps the request and response); in
+        │                          audience_dsl.sender:
         ├── ConnectionFailed, OutcomeUnknown, SendInterrupted, JournalError
         └── BrazeHTTPError: AuthenticationError, RateLimitError, ServerError,
                             RequestRejected
@@ -27,10 +28,11 @@ each diagnostic as a caret diagram under the offending text.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from audience_dsl.source import Source, Span
 
@@ -42,6 +44,8 @@ __all__ = [
     "Diagnostic",
     "Label",
     "ParameterError",
+    "RequestInfo",
+    "ResponseInfo",
     "RuleError",
     "SchemaError",
     "SendError",
@@ -186,8 +190,62 @@ class ValidationError(AudienceError):
         return tuple(path for path, _ in self.problems)
 
 
+@dataclass(frozen=True)
+class RequestInfo:
+    """What was sent: method, URL, headers (the API key redacted) and the JSON body."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ResponseInfo:
+    """What came back: status, headers and the body (parsed JSON, or text).
+
+    Only the first part of a long body is read (``truncated`` says so); Braze's answers
+    are small, so a long one is not Braze's.
+    """
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: Any
+    truncated: bool = False
+
+
 class SendError(AudienceError):
-    """Sending a request to Braze failed."""
+    """Sending failed; ``request`` and ``response`` say what was sent and what came back.
+
+    The one class of sending errors: :mod:`audience_dsl.sender` re-exports it and
+    derives its error tree from it. Neither the message nor ``request`` holds the key.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: RequestInfo | None = None,
+        response: ResponseInfo | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.response = response
+
+    @property
+    def status_code(self) -> int | None:
+        return self.response.status_code if self.response is not None else None
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_send_error, (type(self), self.message, self.request, self.response))
+
+
+def _rebuild_send_error(
+    cls: type[SendError], message: str, request: RequestInfo | None,
+    response: ResponseInfo | None,
+) -> SendError:
+    return cls(message, request=request, response=response)
 
 
 def render(diagnostic: Diagnostic, source: Source) -> str:
