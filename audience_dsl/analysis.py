@@ -2,7 +2,7 @@
 for a bad rule.
 
 Each stage that can run, runs: a condition the parser refuses stands in the tree as a
-placeholder (:mod:`audience_dsl.language.recovery`) so that parameters, types and the
+placeholder (:mod:`audience_dsl.language.placeholders`) so that parameters, types and the
 schema are still checked; a parameter that cannot be bound stays unbound for the checks.
 Lowering and the codec run only when no stage before them found an error (they would
 compile placeholders), so ``report.audience`` is set exactly when the rule compiles.
@@ -19,7 +19,8 @@ from audience_dsl.braze.shapes import Audience
 from audience_dsl.check import Schema, bind, check
 from audience_dsl.errors import AudienceError, Diagnostic, RuleError, Severity
 from audience_dsl.language import ast
-from audience_dsl.language.recovery import parse_recovering
+from audience_dsl.language.parser import read_source
+from audience_dsl.language.placeholders import parse_recovering
 from audience_dsl.lower import lower
 from audience_dsl.pipeline import SchemaLike, options_for
 from audience_dsl.semantics import Semantics
@@ -60,7 +61,7 @@ class Report:
 
 
 def analyze(
-    text: str,
+    text: str | bytes,
     *,
     schema: SchemaLike | None = None,
     params: Mapping[str, Any] | None = None,
@@ -78,15 +79,15 @@ def analyze(
     collects only its own diagnostics, so threads may share nothing but the schema.
 
     >>> report = analyze('x < 2 months and age = "x"', schema={"age": "Numeric"})
-    >>> [d.code for d in report.diagnostics]
-    ['calendar-unit', 'type-mismatch']
+    >>> [(d.code, d.severity.value) for d in report.diagnostics]
+    [('unknown-attribute', 'warning'), ('calendar-unit', 'error'), ('type-mismatch', 'error')]
     >>> report.audience is None
     True
     """
-    if not isinstance(text, str):
-        message = f"a rule is text, not {type(text).__name__}"
-        return Report(Source(""), None, (Diagnostic(message, NOWHERE, code="not-text"),))
-    source = Source(text, source_name)
+    try:
+        source = read_source(text, source_name)
+    except RuleError as error:  # not text (or bytes that are not UTF-8)
+        return Report(error.source, None, error.diagnostics)
     types = Schema.coerce(schema) if schema is not None else None
     expr, found = parse_recovering(source)
     audience: Audience | None = None

@@ -51,7 +51,7 @@ def check(
     problems.extend(check_regexes(expr, source, nodes=nodes, warnings=found))
     if schema is not None:
         try:
-            check_schema(expr, schema, strict=strict, source=source, nodes=nodes)
+            check_schema(expr, schema, strict=strict, source=source, nodes=nodes, warnings=found)
         except AudienceTypeError as error:
             problems.extend(error.diagnostics)
     problems.extend(

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from audience_dsl.errors import AudienceTypeError, Diagnostic, SchemaError
+from audience_dsl.errors import AudienceTypeError, Diagnostic, SchemaError, Severity
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.language.ast import DataType as T
@@ -331,6 +331,15 @@ def _corrected(value: object, kind: T) -> object | None:
     return None
 
 
+def _closest(name: str, names: list[str]) -> str | None:
+    """The schema's name closest to ``name``, ignoring case (`EYE_COLOR` -> `eye_color`)."""
+    folded = {known.casefold(): known for known in names}
+    if name.casefold() in folded:
+        return folded[name.casefold()]
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None
+
+
 class _Checker:
     def __init__(self, schema: Schema, strict: bool, source: Source) -> None:
         self.schema = schema
@@ -346,15 +355,19 @@ class _Checker:
 
     def known(self, name: str, span: Span | None) -> T | None:
         kind = self.schema.get(name)
-        if kind is None and self.strict and name not in self.unknown_reported:
+        if kind is None and name not in self.unknown_reported:
             self.unknown_reported.add(name)
-            close = difflib.get_close_matches(name, list(self.schema), n=1, cutoff=0.6)
-            self.add(
-                f"`{name}` is not an attribute of the schema",
-                span,
-                "unknown attribute",
-                f"did you mean `{close[0]}`?" if close else "add it to the schema, or fix the name",
-                code="unknown-attribute",
+            close = _closest(name, list(self.schema))
+            hint = f"did you mean `{close}`?" if close else "add it to the schema, or fix the name"
+            self.problems.append(
+                Diagnostic(
+                    f"`{name}` is not an attribute of the schema",
+                    span or NOWHERE,
+                    "unknown attribute",
+                    hint,
+                    code="unknown-attribute",
+                    severity=Severity.ERROR if self.strict else Severity.WARNING,
+                )
             )
         return kind
 
@@ -415,6 +428,7 @@ def check_schema(
     strict: bool = False,
     source: Source | None = None,
     nodes: Sequence[ast.Node] | None = None,
+    warnings: list[Diagnostic] | None = None,
 ) -> None:
     """Check every condition of ``expr`` against ``schema``; one error lists every problem.
 
@@ -445,5 +459,8 @@ def check_schema(
             checker.comparison(node.name, C.INCLUDES_VALUE, "", node.span, None, node.name_span)
     # Keep one diagnostic per place: the same span can be reached twice through sugar.
     unique = {(d.span.start, d.span.end, d.message): d for d in checker.problems}
-    if unique:
-        raise AudienceTypeError(list(unique.values()), source)
+    errors = [d for d in unique.values() if d.severity is Severity.ERROR]
+    if warnings is not None:
+        warnings.extend(d for d in unique.values() if d.severity is Severity.WARNING)
+    if errors:
+        raise AudienceTypeError(errors, source)

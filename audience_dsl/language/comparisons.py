@@ -39,7 +39,7 @@ def expect_word(token: Token, word: str, form: str) -> None:
             token_span(token),
             f"not `{word}`",
             f"the form is {form}",
-            code="expected-word",
+            code="soft-keyword-expected",
         )
 
 
@@ -61,7 +61,7 @@ def list_filter(
                 "a parameter",
                 f"write `{render_name(name.text)} in $list` (an OR of `equals`), or the "
                 "values themselves",
-                code="list-parameter",
+                code="list-parameter-in-list-comparison",
             )
         op = Op("LIST", False, op_span, form)
         check_non_empty(name, op, values)
@@ -74,7 +74,7 @@ def list_filter(
                     value_span_of(item),
                     f"found {describe_value(item)}",
                     'write the values as strings, e.g. ("a", "b")',
-                    code="list-needs-strings",
+                    code="list-comparison-needs-strings",
                 )
             texts.append(decode_string(item))
         value = tuple(texts)
@@ -111,7 +111,7 @@ def array_item(name: Name, op: Op, value: Token | Duration) -> str | ast.Param:
         value_span_of(value),
         f"found {describe_value(value)}",
         f"write `{render_name(name.text)} {op.text} {shown}`",
-        code="contains-needs-string",
+        code="array-item-not-string",
     )
 
 
@@ -152,6 +152,12 @@ _INSTANT = {"GT": C.AFTER, "LT": C.BEFORE}
 _SYMBOL = {"EQ": "=", "NE": "!=", "GT": ">", "GE": ">=", "LT": "<", "LE": "<="}
 
 
+def _bare(value: Duration) -> str:
+    days = value.days
+    count = f"${days.name}" if isinstance(days, ast.Param) else str(days)
+    return f"{count} day" if days == 1 else f"{count} days"
+
+
 def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attribute:
     """``name op value`` for the comparison operators (=, !=, <, <=, >, >=)."""
     span = name.span.cover(value_span_of(value))
@@ -166,23 +172,34 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
     if isinstance(value, Duration):
         comparison = _RELATIVE.get((op.key, value.future))
         if comparison is None:
-            strict = "<" if op.key in ("LE", "EQ") else ">"
-            hint = f"write `{shown_name} {strict} {days_text(value)}`"
+            count = days_text(value)
             if op.key in ("LE", "GE"):
                 message = (
                     f"`{op.text}` with a duration has no Braze equivalent: Braze compares "
                     "relative times strictly, in whole days"
                 )
-                if op.key == "LE" and isinstance(value.days, int):
-                    later = Duration(value.days + 1, value.future, value.span, value.count_span)
-                    hint += f" or `{shown_name} < {days_text(later)}`"
+                if op.key == "LE":
+                    edge = "from now" if value.future else "ago"
+                    hint = (
+                        f"write `{shown_name} < {count}`, which leaves out the instant "
+                        f"exactly {_bare(value)} {edge}"
+                    )
+                else:
+                    edge = "from now" if value.future else "ago"
+                    hint = (
+                        f"write `{shown_name} > {count}`, which leaves out the instant exactly "
+                        f"{_bare(value)} {edge}"
+                    )
+                code = "inclusive-relative-time"
             else:
                 message = f"`{op.text}` with a duration has no Braze equivalent"
-                hint = f"compare relative times with `<` or `>`, e.g. `{shown_name} < " + (
-                    f"{days_text(value)}`"
+                hint = (
+                    "Braze has no filter for an exact number of days; compare with `<` (less "
+                    f"than {_bare(value)} {'from now' if value.future else 'ago'}) or `>` "
+                    "(more than that)"
                 )
-            label = "no exact Braze comparison"
-            fail(UnsupportedError, message, op.span, label, hint, code="duration-comparison")
+                code = "relative-time-equality"
+            fail(UnsupportedError, message, op.span, "no exact Braze comparison", hint, code=code)
         return make(comparison, value.days)
 
     kind = value.type
@@ -225,7 +242,7 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             f"`{op.text}` compares numbers, not booleans",
             token_span(value),
             "a boolean",
-            f"write `{shown_name} = {str(value).lower()}`",
+            f"booleans are compared with `=` or `!=`, e.g. `{shown_name} = {str(value).lower()}`",
             code="ordered-boolean",
         )
     if kind == "STRING":
@@ -241,14 +258,17 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             code="ordered-string",
         )
     if kind == "NULL":
-        fix = "is null" if op.key == "EQ" else "is not null"
+        fix = {"EQ": "is null", "NE": "is not null"}.get(op.key)
         fail(
             AudienceSyntaxError,
             "`null` is not a value to compare with",
             token_span(value),
             "null",
-            f"to test whether the attribute is set write `{shown_name} {fix}`",
-            code="null-value",
+            f"to test whether the attribute is set write `{shown_name} {fix}`"
+            if fix
+            else f"to test whether the attribute is set write `{shown_name} is null` or "
+            f"`{shown_name} is not null`",
+            code="null-comparison",
         )
     # REGEX
     fail(
@@ -256,6 +276,8 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
         f"a regex is matched with `~`, not `{op.text}`",
         op.span,
         "not a regex operator",
-        f"write `{shown_name} ~ {value}`" if op.key == "EQ" else f"write `{shown_name} !~ {value}`",
-        code="regex-operator",
+        {"EQ": f"write `{shown_name} ~ {value}`", "NE": f"write `{shown_name} !~ {value}`"}.get(
+            op.key, "a regex matches or not: `~` or `!~`; it has no order"
+        ),
+        code="regex-with-comparison",
     )

@@ -119,7 +119,7 @@ def decode_string(token: Token) -> str:
         start = base.start + 1 + offset
         column = base.column + 1 + offset
         span = Span(start, start + width, base.line, column, base.line, column + width)
-        fail(AudienceSyntaxError, message, span, "here", hint, code="invalid-escape")
+        fail(AudienceSyntaxError, message, span, "here", hint, code="bad-string-escape")
 
     while i < len(body):
         ch = body[i]

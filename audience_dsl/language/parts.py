@@ -81,6 +81,7 @@ class Duration:
     future: bool
     span: Span
     count_span: Span
+    written: str = ""  # as the rule wrote it: `30 days`, `2 weeks ago`
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,159 +1,213 @@
-"""Parsing that goes on past a condition the builder refuses, for editors and services.
+"""Every syntax error of a rule at once.
 
-The ordinary parser stops at the first problem. :func:`parse_recovering` parses with a
-builder whose conditions, when one is refused (``x < 2 months``), record the diagnostic
-and stand in the tree as a neutral placeholder (``x exists``), so that the later stages
-(parameters, types, schema) can still report their own problems of the other
-conditions. A tree with placeholders is never compiled: the caller has an error to
-report already. Text that is not a rule at all (a syntax error from the grammar) still
-stops at its first problem: after it, nothing is known about the shape of the rule.
+The parser stops at the first mistake. Only then, the rule is read again here, by a
+simulation of the same LALR(1) tables that keeps going: at each mistake it records the
+diagnostic, then repairs the rule in the smallest way that lets the next few tokens be
+read (drop the token, put a token of an expected kind in its place, or put one before
+it), so that one mistake does not cause a cascade of others. Valid rules never come
+here: this costs nothing on the fast path.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from contextvars import ContextVar
-from typing import Any
+from lark import Token
+from lark.exceptions import UnexpectedToken
+from lark.parsers.lalr_analysis import Shift
 
-from lark import Lark, Token
+from audience_dsl.errors import Diagnostic
+from audience_dsl.language.grammar import FastLexer, get_parser
+from audience_dsl.language.syntax_errors import character_problem, unexpected_token
+from audience_dsl.source import Source
 
-from audience_dsl.errors import AudienceError, Diagnostic, RuleError
-from audience_dsl.language import ast
-from audience_dsl.language.ast import Comparison as C
-from audience_dsl.language.builder import Builder
-from audience_dsl.language.definitions import expand_definitions
-from audience_dsl.language.grammar import FastLexer, grammar_text
-from audience_dsl.language.parser import parse_program
-from audience_dsl.language.parts import Name, Problem, Program, cover_spans, token_span
-from audience_dsl.source import NOWHERE, Source, Span
+#: How many tokens after a repair must be read without error for it to be taken.
+_LOOKAHEAD = 3
+#: At most this many mistakes are reported (the rest would be noise).
+_LIMIT = 20
 
-__all__ = ["parse_recovering"]
-
-# The grammar rules that make one condition: a refused one becomes a placeholder.
-_CONDITIONS = frozenset({
-    "bare", "compare", "is_", "match", "contains", "contains_list", "is_any_of",
-    "is_none_of", "includes_any_of", "exists", "within", "after_before", "in_", "between",
-    "subscription", "last_used_app",
-})  # fmt: skip
-
-# The diagnostics of the parse under way in this thread (or task).
-_collected: ContextVar[list[Diagnostic] | None] = ContextVar("_collected", default=None)
+#: The kinds of token tried as a repair, most plausible first.
+_PREFERENCE = [
+    "STRING", "NUMBER", "AND", "OR", "RPAR", "RSQB", "EQ", "NAME", "COMMA", "SEMI",
+    "DATETIME", "TRUE", "FALSE",
+]  # fmt: skip
 
 
-class _Refused:
-    """A piece of a condition (a duration, a list) that the builder refused."""
+def _tables() -> tuple[dict[object, dict[str, tuple[object, object]]], object, object]:
+    parser = get_parser()
+    table = parser.parser.parser.parser.parse_table
+    return table.states, table.start_states["start"], table.end_states["start"]
 
 
-_REFUSED = _Refused()
+def _feed(
+    states: dict[object, dict[str, tuple[object, object]]],
+    stack: list[object],
+    kind: str,
+    end: object,
+) -> bool:
+    """Feed one token kind to the state stack (in place); False if it is not accepted."""
+    while True:
+        entry = states[stack[-1]].get(kind)
+        if entry is None:
+            return False
+        action, arg = entry
+        if action is Shift:
+            stack.append(arg)
+            return True
+        size = len(arg.expansion)  # type: ignore[attr-defined]
+        if size:
+            del stack[-size:]
+        goto = states[stack[-1]][arg.origin.name]  # type: ignore[attr-defined]
+        stack.append(goto[1])
+        if kind == "$END" and stack[-1] == end:
+            return True
 
 
-def _record(problem: Problem) -> None:
-    collected = _collected.get()
-    if collected is None:  # pragma: no cover - only this module's parser uses the builder
-        raise problem
-    collected.append(problem.diagnostic)
+def _reads(
+    states: dict[object, dict[str, tuple[object, object]]],
+    stack: list[object],
+    kinds: list[str],
+    end: object,
+) -> list[object] | None:
+    trial = list(stack)
+    for kind in kinds:
+        if not _feed(states, trial, kind, end):
+            return None
+    return trial
 
 
-def _span_of(items: list[Any]) -> Span:
-    spans: list[Span] = []
-    for item in items:
-        if isinstance(item, Token):
-            spans.append(token_span(item))
-        elif isinstance(item, Name) or isinstance(getattr(item, "span", None), Span):
-            spans.append(item.span)
-    return cover_spans(spans[0], spans[-1]) or NOWHERE if spans else NOWHERE
+_CLOSERS = {"LPAR": "RPAR", "LSQB": "RSQB"}
 
 
-def _placeholder(items: list[Any]) -> ast.Node:
-    """A condition that no later stage has anything to say about."""
-    span = _span_of(items)
-    first = items[0] if items else None
-    if isinstance(first, Name):
-        return ast.Attribute(
-            name=first.text, comparison=C.EXISTS, span=span, name_span=first.span
+def _after_closing(kinds: list[str], i: int) -> int:
+    """The index after the bracket that closes the one at ``i`` (or the end's index)."""
+    depth = 0
+    for j in range(i, len(kinds)):
+        if kinds[j] in _CLOSERS:
+            depth += 1
+        elif kinds[j] in ("RPAR", "RSQB"):
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return len(kinds) - 1
+
+
+def tolerant_tokens(source: Source) -> tuple[list[Token], list[Diagnostic]]:
+    """The tokens of the rule, reading past characters that start no token."""
+    lexer = get_parser().parser.lexer
+    assert isinstance(lexer, FastLexer)
+    text = source.text
+    match = lexer.pattern.match
+    tokens: list[Token] = []
+    problems: list[Diagnostic] = []
+    position = 0
+    while position < len(text):
+        found = match(text, position)
+        if found is None:
+            diagnostic, stop, kind = character_problem(position, source)
+            problems.append(diagnostic)
+            if kind:
+                tokens.append(_token(source, kind, position, max(stop, position + 1)))
+            position = max(stop, position + 1)
+            continue
+        kind = found.lastgroup or ""
+        if kind not in lexer.ignore:
+            if kind == "NAME":
+                from audience_dsl.language.names import KEYWORDS
+
+                kind = KEYWORDS.get(found.group().lower(), "NAME")
+            tokens.append(_token(source, kind, position, found.end()))
+        position = found.end()
+    return tokens, problems
+
+
+def _token(source: Source, kind: str, start: int, stop: int) -> Token:
+    line, column = source.position(start)
+    end_line, end_column = source.position(stop)
+    return Token(kind, source.text[start:stop], start, line, column, end_line, end_column, stop)
+
+
+def every_syntax_error(source: Source) -> list[Diagnostic]:
+    """Every independent syntax mistake of the rule, in source order."""
+    states, start, end = _tables()
+    tokens, problems = tolerant_tokens(source)
+    text_end = len(source.text)
+    line, column = source.position(text_end)
+    eof = Token("$END", "", text_end, line, column, line, column, text_end)
+    stream = [*tokens, eof]
+    kinds = [t.type for t in stream]
+    stack: list[object] = [start]
+    before_previous: list[object] | None = None  # the stack before token i - 1 was read
+    i = 0
+    found: list[Diagnostic] = []
+    while i < len(stream) and len(found) < _LIMIT:
+        trial = list(stack)
+        if _feed(states, trial, kinds[i], end):
+            before_previous = stack
+            stack = trial
+            i += 1
+            continue
+        expected = {k for k in states[stack[-1]] if isinstance(k, str) and k.isupper()}
+        error = UnexpectedToken(stream[i], expected)  # type: ignore[no-untyped-call]
+        found.append(unexpected_token(error, source))
+        ahead = kinds[i + 1 : i + 1 + _LOOKAHEAD]
+        ordered = [k for k in _PREFERENCE if k in expected] + sorted(
+            expected - set(_PREFERENCE) - {"$END"}
         )
-    return ast.Subscription(
-        channel=ast.Channel.PUSH, comparison=C.IS, state=ast.State.OPTED_IN, span=span
-    )
-
-
-def _condition(method: Callable[[Any, list[Any]], Any]) -> Callable[[Any, list[Any]], Any]:
-    def callback(self: Any, items: list[Any]) -> Any:
-        if not any(item is _REFUSED for item in items):
-            try:
-                return method(self, items)
-            except Problem as problem:
-                _record(problem)
-        return _placeholder(items)
-
-    return callback
-
-
-def _piece(method: Callable[[Any, list[Any]], Any]) -> Callable[[Any, list[Any]], Any]:
-    def callback(self: Any, items: list[Any]) -> Any:
-        if any(item is _REFUSED for item in items):
-            return _REFUSED
-        try:
-            return method(self, items)
-        except Problem as problem:
-            _record(problem)
-            return _REFUSED
-
-    return callback
-
-
-class _RecoveringBuilder(Builder):
-    pass
-
-
-for _name, _method in vars(Builder).items():
-    if callable(_method) and not _name.startswith("_"):
-        wrap = _condition if _name in _CONDITIONS else _piece
-        setattr(_RecoveringBuilder, _name, wrap(_method))
-
-_parser: Lark | None = None
-_lock = threading.Lock()
-
-
-def _get_parser() -> Lark:
-    global _parser
-    if _parser is None:
-        with _lock:
-            if _parser is None:
-                built = Lark(
-                    grammar_text(),
-                    parser="lalr",
-                    lexer=FastLexer,
-                    transformer=_RecoveringBuilder(),
-                    maybe_placeholders=False,
-                )
-                _parser = built
-    return _parser
-
-
-def parse_recovering(source: Source) -> tuple[ast.Expr | None, list[Diagnostic]]:
-    """The rule's expression (refused conditions replaced by placeholders) and the
-    diagnostics of every refused condition; ``None`` and the diagnostic when the text is
-    not a rule at all. Never raises :class:`~audience_dsl.errors.AudienceError`."""
-    collected: list[Diagnostic] = []
-    token = _collected.set(collected)
-    try:
-        program = parse_program(source, parser=_get_parser())
-    except RuleError as error:
-        return None, [*collected, *error.diagnostics]
-    finally:
-        _collected.reset(token)
-    try:
-        expr = _expand(program)
-    except AudienceError as error:
-        diagnostics = list(error.diagnostics) if isinstance(error, RuleError) else []
-        return None, [*collected, *diagnostics]
-    return expr, collected
-
-
-def _expand(program: Program) -> ast.Expr:
-    try:
-        return expand_definitions(program)
-    except Problem as problem:
-        raise problem.kind(problem.diagnostic, Source("")) from None
+        repaired: tuple[list[object], int] | None = None
+        if kinds[i] != "$END":
+            after = _reads(states, stack, ahead, end)  # drop the token
+            if after is not None:
+                repaired = (after, i + 1 + len(ahead))
+        for kind in ordered:
+            if repaired is not None:
+                break
+            if kinds[i] != "$END":
+                after = _reads(states, stack, [kind, *ahead], end)  # replace it
+                if after is not None:
+                    repaired = (after, i + 1 + len(ahead))
+                    break
+            after = _reads(states, stack, [kind, *kinds[i : i + _LOOKAHEAD]], end)  # insert
+            if after is not None:
+                repaired = (after, i + len(kinds[i : i + _LOOKAHEAD]))
+        if repaired is None and before_previous is not None and kinds[i - 1] == "NAME":
+            # `age = 1 plan = 2`: the name was read as the unit of `1 plan`, and the
+            # `and` belongs before it.
+            window = kinds[i - 1 : i - 1 + _LOOKAHEAD + 1]
+            for kind in ("AND", "OR"):
+                after = _reads(states, before_previous, [kind, *window], end)
+                if after is not None:
+                    repaired = (after, i - 1 + len(window))
+                    break
+        if repaired is not None:
+            stack, i = repaired
+            before_previous = None
+            continue
+        # No small repair: skip tokens until one is read (or the rule ends); a bracketed
+        # list where none can stand is skipped whole.
+        if kinds[i] in _CLOSERS:
+            i = _after_closing(kinds, i)
+            # The list stood where a value was expected: read on as if it were one.
+            before_previous = None
+            as_value = None
+            for kind in ordered:
+                as_value = _reads(states, stack, [kind, *kinds[i : i + _LOOKAHEAD]], end)
+                if as_value is not None:
+                    stack, i = as_value, i + len(kinds[i : i + _LOOKAHEAD])
+                    break
+            if as_value is not None:
+                continue
+        else:
+            i += 1
+        while i < len(stream):
+            trial = list(stack)
+            if _feed(states, trial, kinds[i], end):
+                break
+            i += 1
+    merged = sorted([*problems, *found], key=lambda d: (d.span.start, d.span.end))
+    # A token made from unreadable characters stands for them: drop a second
+    # diagnostic at the same place.
+    out: list[Diagnostic] = []
+    for diagnostic in merged:
+        if out and out[-1].span.start == diagnostic.span.start:
+            continue
+        out.append(diagnostic)
+    return out
