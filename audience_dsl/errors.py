@@ -345,7 +345,8 @@ def emit_warnings(diagnostics: Iterable[Diagnostic], stacklevel: int = 1) -> Non
         frame = frame.f_back
     for diagnostic in diagnostics:
         span = diagnostic.span
-        warning = AudienceWarning(f"{span.line}:{span.column}: {diagnostic.message}")
+        hint = f"; {diagnostic.hint}" if diagnostic.hint else ""
+        warning = AudienceWarning(f"{span.line}:{span.column}: {diagnostic.message}{hint}")
         warning.diagnostic = diagnostic
         filename = frame.f_code.co_filename
         registry = _REGISTRIES.get(filename)
