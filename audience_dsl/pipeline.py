@@ -111,7 +111,7 @@ def compile(
     try:
         source = _source(text, source_name)
         types = Schema.coerce(schema) if schema is not None else None
-        expr = bind(parse_expr(source), params or {}, source, types)
+        expr = bind(parse_expr(source, warnings=found), params or {}, source, types)
         rule = Rule(expr=expr, span=expr.span, source=source)
         options = options_for(semantics, list_comparisons)
         return _to_audience(rule, types, strict, options=options, warnings=found)

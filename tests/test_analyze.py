@@ -357,3 +357,15 @@ def test_threads_each_get_exactly_their_own_diagnostics() -> None:
         for worker in workers:
             worker.join()
     assert failures == []
+
+
+def test_an_unused_sub_rule_is_a_warning_of_the_call() -> None:
+    found: list[Diagnostic] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compile("let v = a exists; b", warnings=found)
+        report = analyze("let v = a exists; b")
+    assert [d.code for d in found] == ["unused-definition"]
+    assert [(d.code, d.column) for d in report.diagnostics] == [("unused-definition", 5)]
+    with pytest.warns(AudienceWarning, match="never used"):
+        compile("let v = a exists; b")

@@ -3,20 +3,27 @@ redefinitions and cycles reported."""
 
 from __future__ import annotations
 
-import warnings
+import warnings as _warnings
 
 from audience_dsl.errors import (
     AudienceSyntaxError,
     AudienceWarning,
+    Diagnostic,
     Label,
+    Severity,
     user_stacklevel,
 )
 from audience_dsl.language import ast
 from audience_dsl.language.parts import Definition, Program, fail
 
 
-def expand_definitions(program: Program) -> ast.Expr:
-    """The rule with every bare name that a ``let`` defines replaced by its definition."""
+def expand_definitions(
+    program: Program, *, warnings: list[Diagnostic] | None = None
+) -> ast.Expr:
+    """The rule with every bare name that a ``let`` defines replaced by its definition.
+
+    A sub-rule defined but never used is a warning: added to ``warnings`` when given,
+    else issued as an :class:`~audience_dsl.errors.AudienceWarning`."""
     if not program.definitions:
         return program.expr
     defined: dict[str, Definition] = {}
@@ -79,9 +86,16 @@ def expand_definitions(program: Program) -> ast.Expr:
     for definition in defined.values():
         if definition.name.text not in used:
             span = definition.name.span
-            warnings.warn(
-                f"{span.line}:{span.column}: the sub-rule `{definition.name.text}` is defined but "
-                "never used; use it by its name, or remove the `let`",
+            message = f"the sub-rule `{definition.name.text}` is defined but never used"
+            hint = "use it by its name, or remove the `let`"
+            if warnings is not None:
+                warnings.append(
+                    Diagnostic(message, span, "unused", hint, code="unused-definition",
+                               severity=Severity.WARNING)
+                )  # fmt: skip
+                continue
+            _warnings.warn(
+                f"{span.line}:{span.column}: {message}; {hint}",
                 AudienceWarning,
                 stacklevel=user_stacklevel(),
             )

@@ -148,10 +148,11 @@ def _raise_problem(problem: Problem, source: Source) -> NoReturn:
     raise problem.kind(problem.diagnostic, source) from None
 
 
-def parse_expr(source: Source) -> ast.Expr:
-    """Parse rule text into a surface expression, sub-rules expanded; our errors only."""
+def parse_expr(source: Source, *, warnings: list[Diagnostic] | None = None) -> ast.Expr:
+    """Parse rule text into a surface expression, sub-rules expanded; our errors only.
+    Warnings go to ``warnings`` when it is given (see :func:`expand_definitions`)."""
     program = parse_program(source)
     try:
-        return expand_definitions(program)
+        return expand_definitions(program, warnings=warnings)
     except Problem as problem:
         raise problem.kind(problem.diagnostic, source) from None

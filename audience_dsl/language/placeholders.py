@@ -167,15 +167,15 @@ def parse_recovering(source: Source) -> tuple[ast.Expr | None, list[Diagnostic]]
         if program is None:  # pragma: no cover - both parsers read the same grammar
             return None, collected
     try:
-        expr = _expand(program)
+        expr = _expand(program, collected)
     except AudienceError as error:
         diagnostics = list(error.diagnostics) if isinstance(error, RuleError) else []
         return None, [*collected, *diagnostics]
     return expr, collected
 
 
-def _expand(program: Program) -> ast.Expr:
+def _expand(program: Program, warnings: list[Diagnostic]) -> ast.Expr:
     try:
-        return expand_definitions(program)
+        return expand_definitions(program, warnings=warnings)
     except Problem as problem:
         raise problem.kind(problem.diagnostic, Source("")) from None
