@@ -58,6 +58,7 @@ from audience_dsl.braze.request import recipient_key as _recipient_key
 from audience_dsl.errors import ValidationError
 
 __all__ = [
+    "ATTRIBUTES_PERMISSION",
     "PERMISSION",
     "Accepted",
     "Delivery",
@@ -67,6 +68,12 @@ __all__ = [
 
 #: The permission a key needs for this endpoint.
 PERMISSION = "campaigns.trigger.send"
+#: The permission a key needs for ``GET /custom_attributes``.
+ATTRIBUTES_PERMISSION = "custom_attributes.get"
+#: ``GET /custom_attributes`` answers this many attributes a page, as Braze does.
+ATTRIBUTES_PAGE = 50
+_WIRE_TYPES = {"String": "String", "Numeric": "Number", "Boolean": "Boolean", "Time": "Date",
+               "Array": "Array"}
 _STATUSES = ("429", "500", "502", "503", "504")
 _FAULTS = (*_STATUSES, "drop_after", "close_before")
 
@@ -132,7 +139,8 @@ class LocalBraze:
     """A local stand-in for Braze's ``/campaigns/trigger/send`` (see the module docstring).
 
     ``campaigns``: the campaign IDs that exist. ``keys``: API keys, each mapped to its
-    permissions (a plain list of keys gets ``campaigns.trigger.send``). ``limits``: the
+    permissions (a plain list of keys gets ``campaigns.trigger.send`` and
+    ``custom_attributes.get``). ``limits``: the
     rate limits and window lengths. ``profiles`` and ``now``: users to evaluate audiences
     against. ``attribute_types``: the workspace's attribute types, so an audience that
     compares an attribute as the wrong type is accepted but logged in
@@ -163,7 +171,7 @@ class LocalBraze:
         if isinstance(keys, Mapping):
             self.keys = {k: frozenset(v) for k, v in keys.items()}
         else:
-            self.keys = {k: frozenset({PERMISSION}) for k in keys}
+            self.keys = {k: frozenset({PERMISSION, ATTRIBUTES_PERMISSION}) for k in keys}
         self.limits = limits or Limits()
         self.profiles = [dict(p) for p in profiles]
         self.now = now
@@ -382,6 +390,21 @@ class LocalBraze:
                     return profile
         return None
 
+    def _attribute_list(self) -> list[dict[str, Any]]:
+        """The workspace's custom attributes as ``GET /custom_attributes`` lists them:
+        ``attribute_types`` if given, else the types the profiles imply, by name."""
+        from audience_dsl.check.schema import Schema
+
+        types = dict(Schema(self.attribute_types) if self.attribute_types is not None
+                     else Schema.infer(self.profiles))
+        return [
+            {"name": name, "description": None,
+             "data_type": _WIRE_TYPES.get(str(getattr(kind, "value", kind)), "String"),
+             "array_length": 100 if str(getattr(kind, "value", kind)) == "Array" else None,
+             "status": "Active", "tag_names": []}
+            for name, kind in sorted(types.items())
+        ]
+
     def _log(self, received: Received) -> None:
         with self._lock:
             self._state.requests.append(received)
@@ -436,8 +459,39 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet: tests read the record instead
 
     def do_GET(self) -> None:
+        braze = self.braze
+        arrived = braze.clock()
         self._read_body()
-        self._answer(404, {"message": "Not Found"})
+        path, _, query = self.path.partition("?")
+
+        def answer(status: int, payload: Mapping[str, Any],
+                   headers: Mapping[str, str] | None = None) -> None:
+            braze._log(Received(arrived, self.path, None, status))
+            self._answer(status, payload, headers)
+
+        if path != "/custom_attributes":
+            answer(404, {"message": "Not Found"})
+            return
+        auth = self.headers.get("Authorization", "")
+        key = auth[7:] if auth.startswith("Bearer ") else None
+        if not key or key not in braze.keys:
+            answer(401, {"message": "Invalid API key"})
+            return
+        if ATTRIBUTES_PERMISSION not in braze.keys[key]:
+            answer(403, {"message": "Access Denied"})
+            return
+        allowed, headers, _reset = braze._take(("custom_attributes",))
+        if not allowed:
+            answer(429, {"message": "Rate Limited"}, headers)
+            return
+        cursor = dict(part.partition("=")[::2] for part in query.split("&") if part)
+        start = int(cursor["cursor"]) if cursor.get("cursor", "").isdigit() else 0
+        names = braze._attribute_list()
+        page = names[start:start + ATTRIBUTES_PAGE]
+        if start + ATTRIBUTES_PAGE < len(names):
+            following = f'</custom_attributes?cursor={start + ATTRIBUTES_PAGE}>; rel="next"'
+            headers = {**headers, "Link": following}
+        answer(200, {"message": "success", "attributes": page}, headers)
 
     def do_POST(self) -> None:
         braze = self.braze
