@@ -16,7 +16,8 @@ class Limits:
 
     Broadcasts: ``broadcast_per_minute`` over all audiences and ``per_audience_per_minute``
     for each unique audience; recipient calls: ``requests_per_hour`` from the pool shared
-    with other endpoints; ``GET /custom_attributes``: ``custom_attributes_per_hour``. ``minute``/``hour`` are the window lengths in seconds (windows
+    with other endpoints; ``GET /custom_attributes``: ``custom_attributes_per_hour``.
+    ``minute``/``hour`` are the window lengths in seconds (windows
     start on the clock's multiples of their length, as Braze's hourly window does).
     """
 

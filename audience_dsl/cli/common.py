@@ -150,7 +150,7 @@ def many_rules(args: argparse.Namespace) -> list[str]:
     out: list[str] = []
     for path in args.file or []:
         if path != "-" and os.path.isdir(path):
-            found = []
+            found: list[str] = []
             for folder, dirs, names in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found.extend(os.path.join(folder, n) for n in sorted(names)

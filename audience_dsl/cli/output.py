@@ -139,7 +139,9 @@ class Problem:
         return out
 
 
-def diagnostic_dict(diagnostic: Diagnostic, file: str, source: Source | None = None) -> dict[str, Any]:
+def diagnostic_dict(
+    diagnostic: Diagnostic, file: str, source: Source | None = None
+) -> dict[str, Any]:
     """A rule's diagnostic as the documented JSON object
     ``{file, line, column, end_line, end_column, severity, code, message, hint}``."""
     return from_diagnostic(diagnostic, file, source).to_dict()

@@ -33,11 +33,14 @@ T = TypeVar("T")
 def add_rule_arguments(parser: argparse.ArgumentParser, *, many: bool = False,
                        params: bool = True) -> None:
     parser.add_argument("rule", nargs="?", help="the rule text (else --file or standard input)")
-    parser.add_argument(
-        "-f", "--file", action="append", metavar="FILE",
-        help=("a rule file or a directory of .aud files; repeat for more ('-': stdin)" if many
-              else "read the rule from this file ('-': standard input)"),
-    )
+    if many:
+        parser.add_argument(
+            "-f", "--file", action="extend", nargs="+", metavar="FILE",
+            help="rule files or directories of .aud files, one or more, repeatable "
+                 "('-': standard input)")
+    else:
+        parser.add_argument("-f", "--file", action="append", metavar="FILE",
+                            help="read the rule from this file ('-': standard input)")
     if params:
         parser.add_argument("--params", metavar="JSON",
                             help="parameter values as a JSON object, e.g. '{\"min\": 100}'")

@@ -11,10 +11,8 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
-
-import httpx
 
 from audience_dsl.braze.request import check_api_key, check_base_url
 from audience_dsl.check import Schema
@@ -22,6 +20,9 @@ from audience_dsl.cli import common
 from audience_dsl.cli.common import EXIT_OK, InputError, UsageError
 from audience_dsl.cli.output import words
 from audience_dsl.errors import ValidationError
+
+if TYPE_CHECKING:  # httpx is imported when a schema is pulled, not at start-up
+    import httpx
 
 __all__ = ["PullError", "add_parsers", "pull"]
 
@@ -144,6 +145,8 @@ def pull(
     clock: Callable[[], float] = time.time,
 ) -> tuple[dict[str, str], list[str]]:
     """Every custom attribute's type, and notes on those left out (name: why)."""
+    import httpx
+
     origin = urlsplit(base_url)
     url: str | None = base_url.rstrip("/") + "/custom_attributes"
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
@@ -241,6 +244,8 @@ def run_pull(args: argparse.Namespace) -> int:
                 base = check_base_url(args.instance or args.url)
             except ValidationError as exc:
                 raise UsageError(words("; ".join(m for _, m in exc.problems))) from None
+        import httpx
+
         http = stack.enter_context(httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)))
         try:
             types, notes = pull(base, key, http=http)

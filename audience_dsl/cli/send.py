@@ -39,8 +39,8 @@ from audience_dsl.cli.output import (
 )
 from audience_dsl.cli.rules import add_rule_arguments, add_schema_arguments, guarded, load_schema
 from audience_dsl.errors import AudienceWarning, SendError, ValidationError
-from audience_dsl.evaluate import explain
 from audience_dsl.pipeline import compile as compile_rule
+from audience_dsl.pipeline import parse
 
 __all__ = ["add_parsers", "read_recipients"]
 
@@ -336,6 +336,8 @@ def run_send(args: argparse.Namespace) -> int:
     from audience_dsl.sender import BrazeClient
 
     report = _Report(args, rule.text if rule else None, audience)
+    if rule is not None:  # for the reasons a sample user is left out, in the rule's words
+        report.parsed = parse(rule.text, params=values or {}, source_name=rule.name)
     with ExitStack() as stack:
         local = None
         if args.local:
@@ -439,6 +441,7 @@ class _Report:
         self.audience = audience
         self.users: list[dict[str, Any]] | None = None
         self.local: Any = None
+        self.parsed: Any = None
         self.streamed: set[str] = set()
 
     # JSON lines, as each request is decided
@@ -542,14 +545,16 @@ class _Report:
             yes = key in got
             name = key.partition(":")[2] or key
             lines.append(f"  {'gets it' if yes else 'not    '}  {name}  {_attributes(profile)}")
-            if not yes and self.audience is not None:
-                for step in _failed(self.audience, profile, now):
+            if not yes and self.parsed is not None:
+                for step in _failed(self.parsed, profile, now):
                     lines.append(f"             because: {step}")
         return lines
 
 
-def _failed(audience: Mapping[str, Any], profile: Mapping[str, Any], now: datetime
+def _failed(audience: Any, profile: Mapping[str, Any], now: datetime
             ) -> list[str]:
+    from audience_dsl.evaluate import explain
+
     try:
         why = explain(audience, profile, now=now)
     except ValidationError:

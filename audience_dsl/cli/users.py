@@ -13,7 +13,6 @@ from audience_dsl.cli.common import EXIT_INPUT, EXIT_OK, InputError, RuleInput
 from audience_dsl.cli.output import Problem, Reporter, dump_json, from_validation, words
 from audience_dsl.cli.rules import add_rule_arguments, add_schema_arguments, guarded, load_schema
 from audience_dsl.errors import ValidationError
-from audience_dsl.evaluate import explain, preview
 from audience_dsl.language.ast import Rule
 from audience_dsl.pipeline import compile as compile_rule
 from audience_dsl.pipeline import parse
@@ -103,6 +102,8 @@ def run_preview(args: argparse.Namespace) -> int:
     if parsed is None:
         reporter.finish()
         return EXIT_INPUT
+    from audience_dsl.evaluate import preview
+
     try:
         result = guarded(reporter, rule, lambda: preview(parsed, users, now=now,
                                                          sample=args.sample))
@@ -155,6 +156,8 @@ def run_explain(args: argparse.Namespace) -> int:
         reporter.finish()
         return EXIT_INPUT
     profile = _find(users, args.user)
+    from audience_dsl.evaluate import explain
+
     try:
         why = explain(parsed, profile, now=now)
     except ValidationError as exc:
