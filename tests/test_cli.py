@@ -20,7 +20,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -276,7 +275,8 @@ def test_json_diagnostics_match_the_schema(files: Path, schema: dict[str, Any]) 
     assert warning["severity"] == "warning"
     done = here("compile", "--format", "json", "eye_color = blue")
     (error,) = json.loads(done.stdout)
-    assert (error["line"], error["column"], error["end_line"], error["end_column"]) == (1, 13, 1, 17)
+    place = (error["line"], error["column"], error["end_line"], error["end_column"])
+    assert place == (1, 13, 1, 17)
     assert error["hint"] == 'strings are quoted: eye_color = "blue"'
     assert error["file"] == "<rule>"
 
@@ -390,7 +390,8 @@ def test_progress_on_a_terminal_and_silence_in_a_pipe(files: Path) -> None:
 FMT_TEXTS = [
     "x = 1\n", "x = 1", "x = 1\n\n\n", "x = 1\r\n", "x = 1 and\r\ny = 2\r\n", "x=1\n",
     "# c\nx = 1  # d\n", "x = 1\n# trailing comment\n", "\n\nx = 1\n", "x = 1\r\n\r\n",
-    "", "  x = 1\n", "x = 1 and y = 2 and z = 3 and w = 4 and v = 5 and u = 6 and t = 7 and s = 8 and r = 9\n",
+    "", "  x = 1\n",
+    "x = 1 and y = 2 and z = 3 and w = 4 and v = 5 and u = 6 and t = 7 and s = 8 and r = 9 and q\n",
 ]
 
 
