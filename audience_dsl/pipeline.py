@@ -25,6 +25,10 @@ from audience_dsl.source import NOWHERE, Source
 
 __all__ = ["compile", "format", "parse", "to_audience"]
 
+#: The ``stacklevel`` that makes a warning from :func:`check` point at the line that
+#: called :func:`compile` (tests/test_schema.py holds it there).
+STACKLEVEL = 3
+
 
 def parse(
     text: str, *, params: Mapping[str, Any] | None = None, source_name: str = "<rule>"
@@ -57,7 +61,7 @@ def to_audience(
     Braze's newer ``is_any_of``/``is_none_of`` (not every workspace accepts them).
     """
     options = _options(semantics, list_comparisons)
-    return _to_audience(rule, schema, strict, stacklevel=4, options=options)
+    return _to_audience(rule, schema, strict, stacklevel=STACKLEVEL + 1, options=options)
 
 
 def compile(
@@ -83,9 +87,8 @@ def compile(
     source = _source(text, source_name)
     types = Schema.coerce(schema) if schema is not None else None
     expr = bind(parse_expr(source), params or {}, source, types)
-    rule = Rule(expr=expr, span=expr.span, source=source)
-    options = _options(semantics, list_comparisons)
-    return _to_audience(rule, types, strict, stacklevel=5, options=options)
+    checked = check(expr, source, schema=types, strict=strict, stacklevel=STACKLEVEL)
+    return to_json(lower(checked, source, _options(semantics, list_comparisons)), source)
 
 
 def _options(semantics: Semantics | None, list_comparisons: bool) -> Options:

@@ -21,7 +21,7 @@ def test_examples(path: Path) -> None:
         verbose=False,
     )
     assert result.failed == 0, f"{result.failed} example(s) failed in {path.name}"
-    if path.name not in ("decisions.md",):
+    if path.name not in ("decisions.md", "architecture.md"):
         assert result.attempted > 0, f"{path.name} has no examples"
 
 

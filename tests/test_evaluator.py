@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from audience_dsl import AudienceError, ParameterError, ValidationError, ast, parse
-from audience_dsl.evaluate.evaluator import (
+from audience_dsl.braze.codec import to_core
+from audience_dsl.evaluator import (
     Explanation,
     Preview,
-    audience_to_ast,
     evaluate,
     explain,
     preview,
@@ -112,7 +112,7 @@ def test_text_ast_and_json_agree() -> None:
     assert evaluate(rule, profile, now=NOW) is True
     assert evaluate(rule.expr, profile, now=NOW) is True
     assert evaluate(audience, profile, now=NOW) is True
-    assert audience_to_ast(audience) == lower(rule.expr)
+    assert to_core(audience) == lower(rule.expr)
 
 
 def test_naive_now_is_rejected() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -172,8 +171,6 @@ PROFILES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("audience_dsl.evaluate.evaluator") is None,
-                    reason="the evaluator is not written yet")
 def test_who_would_have_received_it() -> None:
     now = datetime(2025, 1, 1, tzinfo=UTC)
     with LocalBraze(profiles=PROFILES, now=now) as braze, BrazeClient("k1", braze.url) as c:

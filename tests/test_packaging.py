@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from audience_dsl.language.parser import grammar_text
+from audience_dsl.language.grammar import grammar_text
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAMMAR = ROOT / "grammar" / "audience.lark"

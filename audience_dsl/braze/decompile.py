@@ -2,7 +2,7 @@
 
 Three steps, each usable alone:
 
-* :func:`from_json` checks a Connected Audience object (anyone's, not only ours) and
+* :func:`printable_core` checks a Connected Audience object (anyone's, not only ours) and
   builds its core AST, reporting every problem with its JSON path at once
   (:class:`~audience_dsl.errors.ValidationError`);
 * :func:`resugar` finds the runs of filters that the sugar of the language expands to,
@@ -25,7 +25,7 @@ from audience_dsl.language.ast import Comparison as C
 from audience_dsl.language.printer import check_leaf, print_rule
 from audience_dsl.source import NOWHERE, Source
 
-__all__ = ["decompile", "from_json", "resugar"]
+__all__ = ["decompile", "printable_core", "resugar"]
 
 
 
@@ -37,7 +37,7 @@ def _is_scalar(value: object) -> bool:
     return isinstance(value, str | bool) or _is_number(value)
 
 
-def from_json(audience: dict[str, Any] | str) -> ast.CoreNode:
+def printable_core(audience: dict[str, Any] | str) -> ast.CoreNode:
     """The core AST of a Connected Audience object (a dict, or its JSON text).
 
     Raises :class:`~audience_dsl.errors.ValidationError` listing every problem with its
@@ -177,4 +177,4 @@ def decompile(audience: dict[str, Any] | str, *, width: int = 88) -> str:
     ... ]})
     'market in ("US", "CA")'
     """
-    return print_rule(resugar(from_json(audience)), width=width)
+    return print_rule(resugar(printable_core(audience)), width=width)

@@ -553,7 +553,7 @@ class _Report:
 
 def _failed(audience: Any, profile: Mapping[str, Any], now: datetime
             ) -> list[str]:
-    from audience_dsl.evaluate import explain
+    from audience_dsl.evaluator import explain
 
     try:
         why = explain(audience, profile, now=now)

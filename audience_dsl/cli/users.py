@@ -102,7 +102,7 @@ def run_preview(args: argparse.Namespace) -> int:
     if parsed is None:
         reporter.finish()
         return EXIT_INPUT
-    from audience_dsl.evaluate import preview
+    from audience_dsl.evaluator import preview
 
     try:
         result = guarded(reporter, rule, lambda: preview(parsed, users, now=now,
@@ -156,7 +156,7 @@ def run_explain(args: argparse.Namespace) -> int:
         reporter.finish()
         return EXIT_INPUT
     profile = _find(users, args.user)
-    from audience_dsl.evaluate import explain
+    from audience_dsl.evaluator import explain
 
     try:
         why = explain(parsed, profile, now=now)

@@ -21,8 +21,10 @@ import bisect
 from dataclasses import dataclass
 
 from audience_dsl.language import ast
+from audience_dsl.language.grammar import lex
 from audience_dsl.language.names import render_name
-from audience_dsl.language.parser import Definition, lex, parse_program
+from audience_dsl.language.parser import parse_program
+from audience_dsl.language.parts import Definition
 from audience_dsl.language.printer import Notes, render
 from audience_dsl.source import Source
 

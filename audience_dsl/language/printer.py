@@ -28,8 +28,8 @@ from typing import TypeAlias
 from audience_dsl.errors import Diagnostic, UnsupportedError
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
+from audience_dsl.language.grammar import get_parser
 from audience_dsl.language.names import render_name
-from audience_dsl.language.parser import _get_parser
 from audience_dsl.source import NOWHERE, Source
 
 __all__ = ["print_rule"]
@@ -59,7 +59,7 @@ def _terminal(name: str) -> re.Pattern[str]:
     """The grammar's own pattern for a terminal, so the printer never drifts from the lexer."""
     pattern = _patterns.get(name)
     if pattern is None:
-        (definition,) = (t for t in _get_parser().terminals if t.name == name)
+        (definition,) = (t for t in get_parser().terminals if t.name == name)
         pattern = re.compile(definition.pattern.to_regexp())
         _patterns[name] = pattern
     return pattern

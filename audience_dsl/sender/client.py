@@ -58,13 +58,12 @@ from pydantic import BaseModel
 
 from audience_dsl.braze import request
 from audience_dsl.braze import validate as braze
+from audience_dsl.braze.body import check_body, recipient_key
 from audience_dsl.braze.limits import Limits
 from audience_dsl.braze.request import (
     InvalidRequestError,
     check_api_key,
     check_base_url,
-    check_body,
-    recipient_key,
 )
 from audience_dsl.errors import AudienceWarning, ValidationError
 from audience_dsl.errors import SendError as _SendError

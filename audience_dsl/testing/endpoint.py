@@ -46,15 +46,15 @@ from types import TracebackType
 from typing import Any
 
 from audience_dsl.braze import validate as _braze
+from audience_dsl.braze.body import check_body
+from audience_dsl.braze.body import recipient_key as _recipient_key
 from audience_dsl.braze.limits import Limits
 from audience_dsl.braze.request import (
     MAX_BODY_BYTES,
     MAX_RECIPIENTS,
     PATH,
     InvalidRequestError,
-    check_body,
 )
-from audience_dsl.braze.request import recipient_key as _recipient_key
 from audience_dsl.errors import ValidationError
 
 __all__ = [
@@ -351,7 +351,7 @@ class LocalBraze:
         if not self.profiles:
             return []
         try:
-            from audience_dsl.evaluate.evaluator import evaluate
+            from audience_dsl.evaluator import evaluate
         except ImportError:  # the evaluator is optional here
             return []
         now = self.now or datetime.now(UTC)
