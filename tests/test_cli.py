@@ -522,3 +522,16 @@ def test_in_process_main_returns_the_status(capsys: pytest.CaptureFixture[str]) 
     assert "audience-dsl: --strict needs --schema" in err
 
 
+
+
+def test_a_bug_is_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from audience_dsl.cli import rules
+
+    def broken(args: Any) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(rules, "run_check", broken)
+    done = here("check", "a = 1")
+    assert done.returncode == 70
+    assert done.stderr.startswith("audience-dsl: internal error, a bug in audience-dsl")
+    assert "Traceback" not in done.stderr

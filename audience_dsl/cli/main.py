@@ -12,12 +12,14 @@ Each group of subcommands lives in its own module and adds its parsers here:
 
 Exit status (docs/cli.md): 0 success; 1 a mistake in the input (diagnostics on standard
 error); 2 a usage error (``audience-dsl: ...``); 3 ``send``: requests went out but not
-every recipient was accepted; 4 ``send``: nothing could be sent.
+every recipient was accepted; 4 ``send``: nothing could be sent; 70 a bug in audience-dsl;
+130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -31,6 +33,9 @@ __all__ = ["build_parser", "main"]
 
 #: Interrupted with Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+#: A bug in audience-dsl itself (EX_SOFTWARE): a one-line report instead of a traceback,
+#: the traceback with ``AUDIENCE_DSL_TRACEBACK=1``.
+EXIT_BUG = 70
 
 # The order of the groups in ``--help``. A new group of subcommands (``sql``, say) is a
 # module with ``add_parsers(commands)`` whose parsers set ``run``, added here.
@@ -90,7 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (``| head``); say nothing more.
         sys.stderr.close()
-        return status if "status" in locals() else 0
+        return 0
+    except Exception as exc:
+        if os.environ.get("AUDIENCE_DSL_TRACEBACK"):
+            raise
+        print(f"audience-dsl: internal error, a bug in audience-dsl {__version__} "
+              f"({type(exc).__name__}: {exc}); please report it with the command line that "
+              "caused it (AUDIENCE_DSL_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+        return EXIT_BUG
     return status
 
 
