@@ -535,3 +535,20 @@ def test_a_bug_is_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> N
     assert done.returncode == 70
     assert done.stderr.startswith("audience-dsl: internal error, a bug in audience-dsl")
     assert "Traceback" not in done.stderr
+
+
+def test_progress_shows_retries_after_rate_limits(files: Path) -> None:
+    from audience_dsl.braze.limits import Limits
+
+    people = files / "limited.jsonl"
+    people.write_text("".join(f'{{"external_user_id": "r{i}"}}\n' for i in range(120)))
+    with LocalBraze(campaigns=["c1"], keys=["k1"],
+                    limits=Limits(requests_per_hour=1, hour=2.0)) as braze:
+        status, out, tty = _on_a_terminal(
+            ["send", "--url", braze.url, "--campaign", "c1", "--recipients", str(people)],
+            environment(TERM="xterm", COLUMNS="120", BRAZE_REST_API_KEY="k1"))
+        answers = [r.status for r in braze.requests]
+    assert status == 0, tty
+    assert 429 in answers
+    assert "retrying after 429" in tty
+    assert "accepted      120" in out

@@ -201,8 +201,9 @@ class Progress:
         print(f"audience-dsl: {text}", file=self.stream, flush=True)
 
     def _refresh(self) -> None:
-        if self._rich is not None:
-            self._rich.update(self._task, completed=self.done, status=self._status())
+        if self._rich is not None:  # drawn at once, so that no retry or wait goes unseen
+            self._rich.update(self._task, completed=self.done, status=self._status(),
+                              refresh=True)
 
     def on_request(self, outcome: Any) -> None:
         with self._lock:
