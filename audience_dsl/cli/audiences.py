@@ -7,8 +7,6 @@ import sys
 import warnings
 from typing import Any
 
-from audience_dsl.braze.decompile import decompile
-from audience_dsl.braze.validate import validate
 from audience_dsl.cli import common
 from audience_dsl.cli.common import EXIT_INPUT, EXIT_OK
 from audience_dsl.cli.output import Reporter, from_validation, from_warning
@@ -52,6 +50,8 @@ def _name(path: str) -> str:
 
 def _check(args: argparse.Namespace, reporter: Reporter, text: str) -> bool:
     """Validate ``text``, reporting problems and warnings; True when valid."""
+    from audience_dsl.braze.validate import validate
+
     schema = load_schema(args)
     name = _name(args.file)
     with warnings.catch_warnings(record=True) as caught:
@@ -82,6 +82,8 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_decompile(args: argparse.Namespace) -> int:
     if args.width < 20:
         raise common.UsageError(f"--width {args.width} is too narrow; give 20 or more")
+    from audience_dsl.braze.decompile import decompile
+
     text = common.read_text(args.file, "")
     reporter = Reporter("text", sys.stdout, sys.stderr)
     if args.schema is not None and not _check(args, reporter, text):

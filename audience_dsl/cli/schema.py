@@ -14,7 +14,6 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from audience_dsl.braze.request import check_api_key, check_base_url
 from audience_dsl.check import Schema
 from audience_dsl.cli import common
 from audience_dsl.cli.common import EXIT_OK, InputError, UsageError
@@ -235,6 +234,8 @@ def run_pull(args: argparse.Namespace) -> int:
         else:
             if args.users is not None:
                 raise UsageError("--users goes with --local only")
+            from audience_dsl.braze.request import check_api_key, check_base_url
+
             key = os.environ.get(args.key_env, "")
             if not key:
                 raise UsageError(f"no API key: set the environment variable {args.key_env}",

@@ -4,14 +4,9 @@ an audience, to recipients from a file, or both; show what happens while it happ
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
-import logging
 import os
-import secrets
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,7 +14,6 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from audience_dsl.braze.request import PATH, check_api_key, check_base_url
 from audience_dsl.cli import common
 from audience_dsl.cli.common import (
     EXIT_INPUT,
@@ -108,6 +102,9 @@ def add_parsers(commands: Any) -> None:
 
 def read_recipients(path: str) -> list[dict[str, Any]]:
     """Recipients from a JSON-lines file (one recipient object a line) or a CSV file."""
+    import csv
+    import io
+
     common.readable(path, "--recipients")
     if not path.lower().endswith(".csv"):
         return common.objects(path, "--recipients", "a recipient object")
@@ -160,6 +157,8 @@ class Progress:
     only on a terminal. Uses rich when it is installed, else plain lines."""
 
     def __init__(self, requests: int, stream: TextIO) -> None:
+        import threading
+
         self.requests = requests
         self.stream = stream
         self.done = 0
@@ -232,24 +231,22 @@ class Progress:
             self._refresh()
 
 
-class _RetryLog(logging.Handler):
-    def __init__(self, progress: Progress) -> None:
-        super().__init__(logging.INFO)
-        self.progress = progress
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if "retrying" in message:
-            self.progress.retrying(message)
-
-
 @contextmanager
 def _watched(progress: Progress | None) -> Iterator[None]:
+    """Show the sender's retries (it logs them) on the progress display."""
     if progress is None:
         yield
         return
+    import logging
+
+    class RetryLog(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if "retrying" in message and progress is not None:
+                progress.retrying(message)
+
     logger = logging.getLogger("audience_dsl.sender")
-    handler = _RetryLog(progress)
+    handler = RetryLog(logging.INFO)
     level = logger.level
     logger.addHandler(handler)
     if logger.getEffectiveLevel() > logging.INFO:
@@ -278,6 +275,8 @@ def _usage_checks(args: argparse.Namespace) -> None:
 
 
 def _key(args: argparse.Namespace) -> str:
+    from audience_dsl.braze.request import check_api_key
+
     if args.local:
         return "local"
     key = os.environ.get(args.key_env, "")
@@ -295,6 +294,8 @@ def _key(args: argparse.Namespace) -> str:
 
 
 def _base(args: argparse.Namespace) -> str:
+    from audience_dsl.braze.request import check_base_url
+
     flag = "--instance" if args.instance is not None else "--url"
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -348,6 +349,8 @@ def run_send(args: argparse.Namespace) -> int:
             users = (common.objects(common.readable(args.users, "--users"), "--users",
                                     "a user profile") if args.users else list(SAMPLE_PROFILES))
             report.users = users
+            import secrets
+
             # A fresh seed per run: dispatch ids differ from one run to the next.
             local = stack.enter_context(LocalBraze(
                 campaigns=[args.campaign], keys=[key], profiles=users,
@@ -508,6 +511,8 @@ class _Report:
                   file=sys.stderr)
 
     def _requests_text(self, result: Any) -> list[str]:
+        from audience_dsl.braze.request import PATH
+
         if result.dry_run:
             bodies = [(None, b) for b in result.bodies]
             url = "(not sent)"
