@@ -58,6 +58,7 @@ SAMPLE_FILES: dict[str, str] = {
     "audience_numeric_tier.json": json.dumps({"custom_attribute": {
         "custom_attribute_name": "tier", "comparison": "greater_than", "value": 3}}),
     "empty_and.json": '{"AND": []}',
+    "not_json.json": '{"a":\n',
     "any_of.json": json.dumps({"custom_attribute": {
         "custom_attribute_name": "tier", "comparison": "is_any_of", "value": ["a", "b"]}}),
     "users.jsonl": "".join(json.dumps(u) + "\n" for u in [

@@ -178,7 +178,7 @@ def from_rule_error(error: RuleError, file: str) -> list[Problem]:
     return [from_diagnostic(d, file, error.source, code) for d in error.diagnostics]
 
 
-_AT = re.compile(r" \(line (\d+), column (\d+)\)$")
+_AT = re.compile(r" \(line (\d+), column (\d+)\)$| at line (\d+) column (\d+)$")
 
 
 def from_validation(
@@ -191,8 +191,10 @@ def from_validation(
         line = column = 1
         found = _AT.search(message)
         if found is not None:
-            line, column = int(found.group(1)), int(found.group(2))
-            message = message[: found.start()]
+            numbers = [int(g) for g in found.groups() if g is not None]
+            line, column = numbers
+            if found.group(1) is not None:
+                message = message[: found.start()]
         out.append(Problem(file, words(message), line, column, line, column, code=code,
                            path=path))
     return out

@@ -603,7 +603,8 @@ def _shortened(body: Any) -> Any:
 
 
 def _outcomes(result: Any) -> list[str]:
-    rows = [(o.key, o.state.value, o.dispatch_id or "-", words(o.message) or "-")
+    rows = [(o.key, o.state.value, o.dispatch_id or "-",
+             ("from the journal: " if o.from_journal else "") + (words(o.message) or "-"))
             for o in result.outcomes.values()]
     shown = rows[:SHOWN]
     widths = [max(len(h), *(len(r[i]) for r in shown)) if shown else len(h)
