@@ -553,3 +553,18 @@ def test_progress_shows_retries_after_rate_limits(files: Path) -> None:
     assert 429 in answers
     assert "retrying after 429" in tty
     assert "accepted      120" in out
+
+
+@pytest.mark.parametrize(("text", "carets"), [
+    ('name = "日本語テキスト" and b = blue', " " * 32 + "^^^^"),   # wide: two columns each
+    ('x = "é" and b = blue', " " * 16 + "^^^^"),                 # é as one code point
+    ('x = "e\u0301" and b = blue', " " * 16 + "^^^^"),           # e + combining accent
+    ("x = 1 and\tb = blue", " " * 9 + "\t    ^^^^"),              # tabs kept
+])
+def test_carets_stand_under_the_characters(text: str, carets: str) -> None:
+    done = here("check", text)
+    lines = done.stderr.split("\n")
+    index = next(i for i, line in enumerate(lines) if line.startswith(" 1 | "))
+    marks = lines[index + 1]
+    assert marks.startswith("   | ")
+    assert marks[5:].split(" found")[0] == carets, done.stderr
