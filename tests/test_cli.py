@@ -544,7 +544,7 @@ def test_progress_shows_retries_after_rate_limits(files: Path) -> None:
     people = files / "limited.jsonl"
     people.write_text("".join(f'{{"external_user_id": "r{i}"}}\n' for i in range(120)))
     with LocalBraze(campaigns=["c1"], keys=["k1"],
-                    limits=Limits(requests_per_hour=1, hour=2.0)) as braze:
+                    limits=Limits(requests_per_hour=1, hour=1.5)) as braze:
         status, out, tty = _on_a_terminal(
             ["send", "--url", braze.url, "--campaign", "c1", "--recipients", str(people)],
             environment(TERM="xterm", COLUMNS="120", BRAZE_REST_API_KEY="k1"))
@@ -552,6 +552,7 @@ def test_progress_shows_retries_after_rate_limits(files: Path) -> None:
     assert status == 0, tty
     assert 429 in answers
     assert "retrying after 429" in tty
+    assert re.search(r"waiting \d+\.\d s, until \d\d:\d\d:\d\d", tty), tty
     assert "accepted      120" in out
 
 
