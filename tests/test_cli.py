@@ -420,7 +420,7 @@ def test_schema_pull_follows_pages_and_waits_for_the_rate_limit() -> None:
     import httpx
 
     from audience_dsl.braze.limits import Limits
-    from audience_dsl.cli.schema import pull
+    from audience_dsl.sender.attributes import custom_attribute_types as pull
 
     types = {f"attr_{i:03d}": ("Numeric" if i % 2 else "String") for i in range(120)}
     limits = Limits(custom_attributes_per_hour=2, hour=0.5)
@@ -444,7 +444,9 @@ def test_schema_pull_follows_pages_and_waits_for_the_rate_limit() -> None:
 def test_schema_pull_refuses_a_next_page_elsewhere_and_leaves_out_objects() -> None:
     import httpx
 
-    from audience_dsl.cli.schema import PullError, pull, wire_type
+    from audience_dsl.sender.attributes import AttributeListError as PullError
+    from audience_dsl.sender.attributes import custom_attribute_types as pull
+    from audience_dsl.sender.attributes import wire_type
 
     assert wire_type("Number") == "Numeric"
     assert wire_type("String (Automatically Detected)") == "String"

@@ -8,11 +8,9 @@ import json
 import os
 import re
 import sys
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from typing import Any
 
 from audience_dsl.check import Schema
 from audience_dsl.cli import common
@@ -20,20 +18,9 @@ from audience_dsl.cli.common import EXIT_OK, InputError, UsageError
 from audience_dsl.cli.output import words
 from audience_dsl.errors import ValidationError
 
-if TYPE_CHECKING:  # httpx is imported when a schema is pulled, not at start-up
-    import httpx
+__all__ = ["add_parsers", "render_schema"]
 
-__all__ = ["PullError", "add_parsers", "pull"]
-
-#: Pages followed at most (50 attributes each): a bound, never reached by a real workspace.
-MAX_PAGES = 2000
-#: The longest wait for Braze's rate-limit window before giving up, in seconds.
-MAX_WAIT = 60.0
 _BARE = re.compile(r"[A-Za-z0-9_-]+\Z")
-
-
-class PullError(Exception):
-    """Braze did not give the attribute list; the message says why and what to do."""
 
 
 def add_parsers(commands: Any) -> None:
@@ -113,114 +100,6 @@ def run_infer(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ---- GET /custom_attributes -----------------------------------------------------------------
-
-_KINDS = {"number": "Numeric", "numeric": "Numeric", "integer": "Numeric", "float": "Numeric",
-          "string": "String", "boolean": "Boolean", "date": "Time", "time": "Time",
-          "array": "Array"}
-
-
-def wire_type(data_type: object) -> str | None:
-    """Braze's ``data_type`` (``"Number"``, ``"String (Automatically Detected)"``,
-    ``"Date"``, ``"Object Array"``, ...) as our type, or None when Connected Audience
-    cannot filter it (objects, arrays of objects, unknown types)."""
-    if not isinstance(data_type, str):
-        return None
-    text = data_type.strip().lower()
-    if "object" in text:
-        return None
-    first = re.split(r"[\s(]", text, maxsplit=1)[0]
-    return _KINDS.get(first)
-
-
-def pull(
-    base_url: str,
-    api_key: str,
-    *,
-    http: httpx.Client,
-    max_pages: int = MAX_PAGES,
-    max_wait: float = MAX_WAIT,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.time,
-) -> tuple[dict[str, str], list[str]]:
-    """Every custom attribute's type, and notes on those left out (name: why)."""
-    import httpx
-
-    origin = urlsplit(base_url)
-    url: str | None = base_url.rstrip("/") + "/custom_attributes"
-    headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-    types: dict[str, str] = {}
-    notes: list[str] = []
-    pages = 0
-    while url is not None:
-        pages += 1
-        if pages > max_pages:
-            raise PullError(f"more than {max_pages} pages of attributes; stopped there")
-        try:
-            response = http.get(url, headers=headers)
-        except httpx.HTTPError as exc:
-            raise PullError(f"could not reach {origin.netloc}: {type(exc).__name__}: {exc}"
-                            ) from None
-        if response.status_code == 429:
-            wait = _reset(response, clock)
-            if wait > max_wait:
-                raise PullError(
-                    f"rate limited (429): GET /custom_attributes allows about 1,000 requests "
-                    f"an hour; the window resets in {wait:.0f} s; try again then")
-            sleep(max(wait, 0.0))
-            pages -= 1
-            continue
-        if response.status_code in (401, 403):
-            raise PullError(
-                f"Braze refused the key ({response.status_code}): it needs the "
-                "custom_attributes.get permission")
-        if response.status_code != 200:
-            raise PullError(f"Braze answered {response.status_code}: {response.text[:200]}")
-        try:
-            body = response.json()
-        except ValueError:
-            raise PullError("Braze's answer is not JSON") from None
-        items = body.get("attributes") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise PullError("Braze's answer has no list of attributes")
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                continue
-            name, data_type = item["name"], item.get("data_type")
-            status = item.get("status")
-            kind = wire_type(data_type)
-            if isinstance(status, str) and status.lower() != "active":
-                notes.append(f"{name}: left out, its status is {status}")
-            elif kind is None:
-                notes.append(f"{name}: left out, Connected Audience cannot filter "
-                             f"{data_type!s} attributes")
-            else:
-                types[name] = kind
-        url = _next(response, origin)
-    return types, notes
-
-
-def _reset(response: httpx.Response, clock: Callable[[], float]) -> float:
-    raw = response.headers.get("X-RateLimit-Reset") or response.headers.get("Retry-After")
-    try:
-        value = float(raw) if raw is not None else 60.0
-    except ValueError:
-        return 60.0
-    return value - clock() if value > 1e9 else value
-
-
-def _next(response: httpx.Response, origin: Any) -> str | None:
-    link = response.links.get("next")
-    if not link or not link.get("url"):
-        return None
-    target = urljoin(str(response.url), link["url"])
-    parts = urlsplit(target)
-    if (parts.scheme, parts.netloc) != (origin.scheme, origin.netloc):
-        raise PullError(f"the next page is on another host ({parts.netloc}); not followed, "
-                        "so the key is not sent there")
-    return target
-
-
 def run_pull(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         if args.local:
@@ -247,10 +126,12 @@ def run_pull(args: argparse.Namespace) -> int:
                 raise UsageError(words("; ".join(m for _, m in exc.problems))) from None
         import httpx
 
+        from audience_dsl.sender.attributes import AttributeListError, custom_attribute_types
+
         http = stack.enter_context(httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)))
         try:
-            types, notes = pull(base, key, http=http)
-        except PullError as exc:
+            types, notes = custom_attribute_types(base, key, http=http)
+        except AttributeListError as exc:
             raise InputError(base + "/custom_attributes", str(exc), "pull-failed") from None
     where = "the local endpoint" if args.local else base
     header = [f"Pulled by audience-dsl schema pull from {where}: {len(types)} attributes."]
