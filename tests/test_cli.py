@@ -69,6 +69,9 @@ SAMPLE_FILES: dict[str, str] = {
     "users_bad.jsonl": '{"external_id": "u-1"}\nnot json\n',
     "people.jsonl": '{"external_user_id": "u-1"}\n{"external_user_id": "u-2"}\n',
     "twice.jsonl": '{"external_user_id": "u-1"}\n{"external_user_id": "u-1"}\n',
+    "odd_people.jsonl": '{"external_user_id": "a"}\n\n{"external_id": "b"}\n',
+    "nested.json": '{"custom_attribute": {"custom_attribute_name": "a.b", '
+                   '"comparison": "exists"}}',
     "people.csv": "external_user_id,trigger_properties.first_name\nu-1,Ann\nu-2,Bo\n",
     "bad.csv": "external_user_id,colour\nu-1,red\n",
 }
@@ -81,6 +84,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path = here / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    (here / "latin1.aud").write_bytes('name = "café"\n'.encode("latin-1"))
     return here
 
 

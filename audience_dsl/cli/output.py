@@ -213,12 +213,19 @@ def from_warning(
         return replace(problem, severity="warning")
     text = str(caught.message)
     line = column = 1
+    path = None
     found = _WARNING_AT.match(text)
     if found is not None:
         line, column = int(found.group(1)), int(found.group(2))
         text = text[found.end():]
+    elif text.startswith("$"):  # a warning about JSON: "$.path: message (line L, column C)"
+        path, _, text = text.partition(": ")
+        at = _AT.search(text)
+        if at is not None and at.group(1) is not None:
+            line, column = int(at.group(1)), int(at.group(2))
+            text = text[: at.start()]
     return Problem(file, words(text), line, column, line, column, severity="warning",
-                   code="warning")
+                   code="warning", path=path)
 
 
 # ---- colour ---------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ an audience, to recipients from a file, or both; show what happens while it happ
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -102,12 +104,24 @@ def add_parsers(commands: Any) -> None:
 
 def read_recipients(path: str) -> list[dict[str, Any]]:
     """Recipients from a JSON-lines file (one recipient object a line) or a CSV file."""
+    return _recipients(path)[0]
+
+
+def _recipients(path: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """The recipients of a file and the line each stands on."""
     import csv
     import io
 
     common.readable(path, "--recipients")
     if not path.lower().endswith(".csv"):
-        return common.objects(path, "--recipients", "a recipient object")
+        numbered = []
+        for number, value in common.json_lines(path, "--recipients"):
+            if not isinstance(value, dict):
+                raise InputError(path, f"line {number} holds {type(value).__name__}, not one "
+                                 "JSON object (a recipient object)", "not-an-object",
+                                 line=number)
+            numbered.append((value, number))
+        return [r for r, _ in numbered], [n for _, n in numbered]
     text = common.read_text(path, "--recipients")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = reader.fieldnames or []
@@ -121,6 +135,7 @@ def read_recipients(path: str) -> list[dict[str, Any]]:
         raise InputError(path, "the file is empty; the first line names the columns",
                          "empty-file")
     out = []
+    lines = []
     for row in reader:
         recipient: dict[str, Any] = {}
         for column, cell in row.items():
@@ -146,7 +161,8 @@ def read_recipients(path: str) -> list[dict[str, Any]]:
                              "bad-row", line=reader.line_num)
         if recipient:
             out.append(recipient)
-    return out
+            lines.append(reader.line_num)
+    return out, lines
 
 
 # ---- progress -------------------------------------------------------------------------------
@@ -321,7 +337,7 @@ def run_send(args: argparse.Namespace) -> int:
         raise UsageError(
             "--broadcast needs a rule: without one the campaign goes to its whole audience",
             "give the rule, or add --allow-everyone if that is really meant")
-    recipients = read_recipients(args.recipients) if args.recipients else None
+    recipients, lines = _recipients(args.recipients) if args.recipients else (None, [])
     key = _key(args)
     base = None if args.local else _base(args)
 
@@ -398,7 +414,8 @@ def run_send(args: argparse.Namespace) -> int:
                     )
             except ValidationError as exc:
                 name = args.recipients or (rule.name if rule else "<request>")
-                reporter.report(from_validation(exc, name, "invalid-request"))
+                reporter.report(_placed(p, lines)
+                                for p in from_validation(exc, name, "invalid-request"))
                 reporter.finish()
                 return EXIT_INPUT
             except SendError as exc:
@@ -415,6 +432,18 @@ def run_send(args: argparse.Namespace) -> int:
             report.local = local
         report.finish(result, status)
     return status
+
+
+_RECIPIENT = re.compile(r"^\$\.recipients\[(\d+)\]")
+
+
+def _placed(problem: Problem, lines: list[int]) -> Problem:
+    """A problem of ``$.recipients[i]`` at the line of the file where recipient i stands."""
+    found = _RECIPIENT.match(problem.path or "")
+    if found is None or int(found.group(1)) >= len(lines):
+        return problem
+    line = lines[int(found.group(1))]
+    return dataclasses.replace(problem, line=line, end_line=line)
 
 
 def _requests(recipients: Sequence[Any] | None) -> int:
