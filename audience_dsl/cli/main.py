@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write Braze Connected Audiences as text: compile, check, format, "
                     "preview and send them.",
         epilog="Exit status: 0 success, 1 a mistake in the input, 2 a usage error, "
-               "3 send: not every recipient was accepted, 4 send: nothing could be sent.",
+               "3 send: not every recipient was accepted, 4 send: nothing could be sent, "
+               "70 a bug in audience-dsl, 130 interrupted. docs/cli.md has the details.",
     )
     parser.add_argument("--version", action="version", version=f"audience-dsl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",

@@ -31,8 +31,10 @@ T = TypeVar("T")
 
 
 def add_rule_arguments(parser: argparse.ArgumentParser, *, many: bool = False,
-                       params: bool = True) -> None:
-    parser.add_argument("rule", nargs="?", help="the rule text (else --file or standard input)")
+                       params: bool = True, stdin: bool = True) -> None:
+    parser.add_argument("rule", nargs="?", help=(
+        "the rule text (else --file or standard input)" if stdin
+        else "the rule text (else --file; '--file -' reads standard input)"))
     if many:
         parser.add_argument(
             "-f", "--file", action="extend", nargs="+", metavar="FILE",

@@ -54,7 +54,7 @@ def add_parsers(commands: Any) -> None:
         description="Send an API-triggered campaign to the users a rule selects "
                     "(--broadcast), to recipients from a file (--recipients), or to the "
                     "recipients the rule keeps.")
-    add_rule_arguments(send_parser)
+    add_rule_arguments(send_parser, stdin=False)
     send_parser.add_argument("--campaign", required=True, metavar="ID",
                              help="the API-triggered campaign's id")
     whom = send_parser.add_mutually_exclusive_group(required=True)
