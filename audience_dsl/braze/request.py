@@ -204,7 +204,7 @@ def _json_bytes(value: object) -> int | None:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object, with only the keys that were given."""

@@ -16,7 +16,7 @@ from audience_dsl.errors import (
 )
 from audience_dsl.language import ast
 from audience_dsl.language.definitions import expand_definitions
-from audience_dsl.language.grammar import get_parser
+from audience_dsl.language.grammar import parse_text
 from audience_dsl.language.parts import Problem, Program
 from audience_dsl.language.syntax_errors import (
     only_comments,
@@ -41,7 +41,7 @@ def parse_program(source: Source) -> Program:
             source,
         )
     try:
-        result: Program = get_parser().parse(text)  # type: ignore[assignment]
+        result: Program = parse_text(text)
     except Problem as problem:
         raise problem.kind(problem.diagnostic, source) from None
     except UnexpectedToken as exc:

@@ -1062,6 +1062,16 @@ class BrazeClient(_Base):
     trigger_send.__doc__ = _SEND_DOC
 
     def _run(self, plan: _Plan, hook: Callable[[RequestOutcome], None] | None) -> SendResult:
+        if len(plan.jobs) == 1 and plan.journal is None:
+            # One request and nothing to journal: made in this thread. A pool would cost a
+            # thread start per send (measured: most of the sender's overhead over bare
+            # httpx), and has nothing to run beside it. With a journal the pool stays, so
+            # that Ctrl-C lets a request in flight finish and be recorded.
+            (job,) = plan.jobs
+            outcome = self._recorded(plan, job, threading.Event())
+            if hook is not None:
+                hook(outcome)
+            return self._assemble(plan, [outcome])
         if plan.journal is not None and plan.jobs:
             plan.journal.start()
         outcomes: list[RequestOutcome] = []
