@@ -164,7 +164,7 @@ def test_command_line(case: dict[str, Any], files: Path, monkeypatch: pytest.Mon
 
 
 def test_the_table_covers_every_subcommand_and_exit_status() -> None:
-    commands = {c["args"][0] for c in CASES}
+    commands = {c["args"][0] for c in CASES if c["args"]}
     assert commands >= {"compile", "check", "fmt", "decompile", "validate", "send", "preview",
                         "explain", "schema", "completion"}
     assert {c["exit"] for c in CASES} >= {0, 1, 2}
@@ -575,3 +575,30 @@ def test_carets_stand_under_the_characters(text: str, carets: str) -> None:
     marks = lines[index + 1]
     assert marks.startswith("   | ")
     assert marks[5:].split(" found")[0] == carets, done.stderr
+
+
+def test_placeholders_say_what_the_subcommands_say() -> None:
+    """Start-up builds one group's parsers; the others' one-line help must not drift."""
+    import argparse
+
+    main_module = sys.modules["audience_dsl.cli.main"]
+    full = main_module.build_parser()
+    lean = main_module.build_parser("")
+
+    def summaries(parser: argparse.ArgumentParser) -> dict[str, str]:
+        (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return {a.dest: a.help or "" for a in sub._choices_actions}
+
+    assert summaries(full) == summaries(lean)
+    assert list(summaries(full)) == list(main_module.COMMANDS)
+
+
+def test_compiling_loads_one_group_of_subcommands() -> None:
+    probe = ("import contextlib, io, sys\nfrom audience_dsl.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             "    assert main(['compile', 'a = 1']) == 0\n"
+             "print(sorted(m for m in sys.modules if m.startswith('audience_dsl.cli.')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=environment(), check=True)
+    assert done.stdout.strip() == str(["audience_dsl.cli.common", "audience_dsl.cli.main",
+                                       "audience_dsl.cli.output", "audience_dsl.cli.rules"])

@@ -19,11 +19,11 @@ every recipient was accepted; 4 ``send``: nothing could be sent; 70 a bug in aud
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 
-from audience_dsl.cli import audiences, completion, rules, schema, send, users
 from audience_dsl.cli.common import EXIT_INPUT, EXIT_USAGE, InputError, UsageError
 from audience_dsl.cli.output import Problem, Reporter, colour_for, words
 from audience_dsl.errors import AudienceError
@@ -37,9 +37,23 @@ EXIT_INTERRUPTED = 130
 #: the traceback with ``AUDIENCE_DSL_TRACEBACK=1``.
 EXIT_BUG = 70
 
-# The order of the groups in ``--help``. A new group of subcommands (``sql``, say) is a
-# module with ``add_parsers(commands)`` whose parsers set ``run``, added here.
-GROUPS = (rules, audiences, users, send, schema, completion)
+#: Every subcommand, in the order of ``--help``: the module of its group (which adds its
+#: parser) and its one-line help. Only the group of the subcommand being run is imported;
+#: the others stand as placeholders with this help, so start-up pays for one group. A new
+#: group of subcommands (``sql``, say) is a module with ``add_parsers(commands)`` whose
+#: parsers set ``run``, listed here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compile": ("rules", "rule text to Connected Audience JSON"),
+    "check": ("rules", "check rules; print nothing for those that are fine"),
+    "fmt": ("rules", "rule text to canonical text, comments kept"),
+    "decompile": ("audiences", "Connected Audience JSON to rule text"),
+    "validate": ("audiences", "check Connected Audience JSON against Braze's rules"),
+    "preview": ("users", "run a rule over exported users (JSON lines): who would match"),
+    "explain": ("users", "why one user is in or out, condition by condition"),
+    "send": ("send", "send a campaign with POST /campaigns/trigger/send"),
+    "schema": ("schema", "write a schema file: infer it from users, or pull it from Braze"),
+    "completion": ("completion", "print a shell completion script (bash, zsh or fish)"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,8 +66,9 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of every subcommand (also read by ``completion``)."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand (also read by ``completion``); with ``only``, the
+    parsers of that subcommand's group, the others as placeholders (none for ``""``)."""
     parser = _Parser(
         prog="audience-dsl",
         description="Write Braze Connected Audiences as text: compile, check, format, "
@@ -65,16 +80,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"audience-dsl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
-    for group in GROUPS:
-        group.add_parsers(commands)
+    added: set[str] = set()
+    for name, (module, summary) in COMMANDS.items():
+        if name in added:
+            continue
+        if only is None or (only in COMMANDS and COMMANDS[only][0] == module):
+            before = set(commands.choices)
+            importlib.import_module(f"audience_dsl.cli.{module}").add_parsers(commands)
+            added |= set(commands.choices) - before
+        else:
+            commands.add_parser(name, help=summary)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names ("" if none); None when every parser is needed."""
+    for word in argv:
+        if not word.startswith("-"):
+            return None if word == "completion" else word
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = build_parser()
+    words_ = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command(words_))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words_)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:

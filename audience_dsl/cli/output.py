@@ -55,26 +55,24 @@ RULES: dict[int, str] = {
     38: "nested and standard attribute names", 39: "the pre-2025 comparison set",
 }
 
-# Python arguments in library messages, and the flags that do the same on the command line.
-_FLAGS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), flag)
-    for pattern, flag in (
-        (r"bind it with audience_dsl\.parse\(text, params=\{'([^']*)': \.\.\.\}\)",
-         r"""pass --params '{"\1": ...}'"""),
-        (r"params=\{'([^']*)': \.\.\.\}", r"""--params '{"\1": ...}'"""),
-        (r"say broadcast=True", "pass --broadcast"),
-        (r"broadcast=True", "--broadcast"),
-        (r"allow_everyone=True", "--allow-everyone"),
-        (r"allow_any_host=True", "--allow-any-host"),
-        (r"list_comparisons=True", "--list-comparisons"),
-        (r"resend_unknown=True", "--resend-unknown"),
-        (r"\(legacy=True\)", "(--legacy)"),
-        (r"legacy=True", "--legacy"),
-        (r"schema_types must map", "--schema must map"),
-        (r"^base_url: ", "--instance / --url: "),
-        (r"^api_key: ", "the API key: "),
-        (r"\bstrict=True\b", "--strict"),
-    )
+# Python arguments in library messages, and the flags that do the same on the command line
+# (compiled when a message is first translated, not at start-up).
+_FLAGS: tuple[tuple[str, str], ...] = (
+    (r"bind it with audience_dsl\.parse\(text, params=\{'([^']*)': \.\.\.\}\)",
+     r"""pass --params '{"\1": ...}'"""),
+    (r"params=\{'([^']*)': \.\.\.\}", r"""--params '{"\1": ...}'"""),
+    (r"say broadcast=True", "pass --broadcast"),
+    (r"broadcast=True", "--broadcast"),
+    (r"allow_everyone=True", "--allow-everyone"),
+    (r"allow_any_host=True", "--allow-any-host"),
+    (r"list_comparisons=True", "--list-comparisons"),
+    (r"resend_unknown=True", "--resend-unknown"),
+    (r"\(legacy=True\)", "(--legacy)"),
+    (r"legacy=True", "--legacy"),
+    (r"schema_types must map", "--schema must map"),
+    (r"^base_url: ", "--instance / --url: "),
+    (r"^api_key: ", "the API key: "),
+    (r"\bstrict=True\b", "--strict"),
 )
 _RULE = re.compile(r"\brule (\d+):")
 
@@ -82,8 +80,10 @@ _RULE = re.compile(r"\brule (\d+):")
 def words(message: str) -> str:
     """A library message in the command line's words: flags instead of Python arguments,
     and every specification rule number with the rule in words."""
+    if not message:
+        return message
     for pattern, flag in _FLAGS:
-        message = pattern.sub(flag, message)
+        message = re.sub(pattern, flag, message)
     return _RULE.sub(_rule_words, message)
 
 
