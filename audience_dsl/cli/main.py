@@ -7,8 +7,11 @@ Each group of subcommands lives in its own module and adds its parsers here:
 - :mod:`~audience_dsl.cli.audiences`: ``decompile``, ``validate``
 - :mod:`~audience_dsl.cli.users`: ``preview``, ``explain``
 - :mod:`~audience_dsl.cli.schema`: ``schema infer``, ``schema pull``
-- :mod:`~audience_dsl.cli.send`: ``send``
+- :mod:`~audience_dsl.cli.send`: ``send`` (its live display: :mod:`~audience_dsl.cli.progress`)
 - :mod:`~audience_dsl.cli.completion`: ``completion``
+
+What they share: :mod:`~audience_dsl.cli.common` (exit statuses, reading rules and files)
+and :mod:`~audience_dsl.cli.output` (diagnostics as text, JSON or annotations).
 
 Exit status (docs/cli.md): 0 success; 1 a mistake in the input (diagnostics on standard
 error); 2 a usage error (``audience-dsl: ...``); 3 ``send``: requests went out but not
