@@ -100,6 +100,29 @@ def read_text(path: str, flag: str) -> str:
         raise UsageError(f"{named}: cannot read it ({exc.strerror})") from None
 
 
+def read_rule_file(path: str, flag: str = "--file") -> str:
+    """A rule file's text (``-``: standard input): UTF-8, a byte-order mark skipped; bytes
+    that are not UTF-8 are an input error at their line."""
+    from audience_dsl.errors import RuleError
+    from audience_dsl.pipeline import read_rule
+
+    name = "<stdin>" if path == "-" else path
+    try:
+        if path == "-":
+            stream = getattr(sys.stdin, "buffer", None)
+            return read_rule(stream.read() if stream is not None else sys.stdin.read(), name)
+        readable(path, flag)
+        with open(path, "rb") as handle:
+            data = handle.read()
+        return read_rule(data, name)
+    except RuleError as exc:
+        first = exc.diagnostics[0]
+        raise InputError(name, first.message, first.code or "not-utf8", line=first.span.line,
+                         column=first.span.column) from None
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot read it ({exc.strerror})") from None
+
+
 def looks_like_a_file(rule: str) -> bool:
     return "\n" not in rule and len(rule) < 4096 and os.path.exists(rule)
 
@@ -133,13 +156,11 @@ def one_rule(args: argparse.Namespace, *, stdin: bool = True) -> RuleInput | Non
         raise UsageError(f"{args.command} takes one rule: give --file once")
     if files:
         path = files[0]
-        if path == "-":
-            return RuleInput(sys.stdin.read(), "<stdin>")
-        return RuleInput(read_text(path, "--file"), path)
+        return RuleInput(read_rule_file(path), "<stdin>" if path == "-" else path)
     if args.rule is not None:
         return RuleInput(args.rule, "<rule>")
     if stdin and not sys.stdin.isatty():
-        return RuleInput(sys.stdin.read(), "<stdin>")
+        return RuleInput(read_rule_file("-"), "<stdin>")
     if not stdin:
         return None
     raise UsageError("no rule given: pass it as an argument, with --file, or on standard input")

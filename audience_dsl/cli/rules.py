@@ -170,13 +170,12 @@ def run_check(args: argparse.Namespace) -> int:
             raise UsageError("give the rule as an argument or with --file, not both")
         rules = []
         for path in common.many_rules(args):
-            if path == "-":
-                rules.append(RuleInput(sys.stdin.read(), "<stdin>"))
-                continue
             try:
-                rules.append(RuleInput(common.read_text(path, "--file"), path))
+                rules.append(RuleInput(common.read_rule_file(path),
+                                       "<stdin>" if path == "-" else path))
             except InputError as exc:
-                reporter.report([Problem(exc.file, exc.message, code=exc.code)])
+                reporter.report([Problem(exc.file, exc.message, exc.line, exc.column,
+                                         exc.line, exc.column, code=exc.code)])
     else:
         one = common.one_rule(args)
         assert one is not None
