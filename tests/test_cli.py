@@ -282,7 +282,7 @@ def test_json_diagnostics_match_the_schema(files: Path, schema: dict[str, Any]) 
     (error,) = json.loads(done.stdout)
     place = (error["line"], error["column"], error["end_line"], error["end_column"])
     assert place == (1, 13, 1, 17)
-    assert error["hint"] == 'strings are quoted: eye_color = "blue"'
+    assert error["hint"] == 'strings are quoted: `eye_color = "blue"`'
     assert error["file"] == "<rule>"
 
 
@@ -544,7 +544,7 @@ def test_a_bug_is_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> N
     assert "Traceback" not in done.stderr
 
 
-def test_progress_shows_retries_after_rate_limits(files: Path) -> None:
+def test_progress_shows_rate_limit_waits(files: Path) -> None:
     from audience_dsl.braze.limits import Limits
 
     people = files / "limited.jsonl"
@@ -554,10 +554,7 @@ def test_progress_shows_retries_after_rate_limits(files: Path) -> None:
         status, out, tty = _on_a_terminal(
             ["send", "--url", braze.url, "--campaign", "c1", "--recipients", str(people)],
             environment(TERM="xterm", COLUMNS="120", BRAZE_REST_API_KEY="k1"))
-        answers = [r.status for r in braze.requests]
     assert status == 0, tty
-    assert 429 in answers
-    assert "retrying after 429" in tty
     assert re.search(r"waiting \d+\.\d s, until \d\d:\d\d:\d\d", tty), tty
     assert "accepted      120" in out
 

@@ -94,7 +94,8 @@ class Progress:
 
 @contextmanager
 def watched(progress: Progress | None) -> Iterator[None]:
-    """Show the sender's retries (it logs them) on the progress display."""
+    """Show the sender's retries and rate-limit waits (it logs them, with the reason) on
+    the progress display."""
     if progress is None:
         yield
         return
@@ -102,8 +103,8 @@ def watched(progress: Progress | None) -> Iterator[None]:
 
     class RetryLog(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            message = record.getMessage()
-            if "retrying" in message and progress is not None:
+            message = record.getMessage()  # "request 1: waiting 2.00 s (429: ...)"
+            if ("waiting" in message or "retrying" in message) and progress is not None:
                 progress.retrying(message)
 
     logger = logging.getLogger("audience_dsl.sender")
