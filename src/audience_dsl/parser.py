@@ -699,6 +699,18 @@ class _Builder:
             state = ast.State(word.lower())
         return ast.Subscription(channel=channel, comparison=comparison, state=state, span=span)
 
+    def last_used_app_alone(self, items: list[Any]) -> NoReturn:
+        (keyword,) = items
+        word = str(keyword)
+        _fail(
+            AudienceSyntaxError,
+            f"`{word}` is a built-in filter, not an attribute name",
+            _span(keyword),
+            "needs `after` or `before` and a date-time",
+            "write e.g. `last_used_app after 2024-01-31T00:00:00Z`; a custom attribute of "
+            f"that name is written in backticks: {_render_name(word.lower())}",
+        )
+
     def last_used_app(self, items: list[Any]) -> ast.LastUsedApp:
         keyword, op, value = items
         span = _span(keyword).cover(_value_span(value))
