@@ -23,7 +23,7 @@ import functools
 import math
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -40,6 +40,7 @@ from .schema import Schema
 
 __all__ = [
     "DEFAULT_NOW",
+    "SUGAR",
     "audiences",
     "matching",
     "not_matching",
@@ -49,8 +50,9 @@ __all__ = [
     "schemas",
 ]
 
-#: Comparisons the language writes, for each type.
-_WRITABLE = {kind: sorted(ALLOWED[kind]) for kind in T}
+#: Comparisons the language writes, for each type, in the order of :class:`Comparison`
+#: (the plain comparisons first, so that they are the ones drawn most and shrunk to).
+_WRITABLE = {kind: [c for c in C if c in ALLOWED[kind]] for kind in T}
 _INSTANTS = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
 )
@@ -77,7 +79,13 @@ _NAMES: st.SearchStrategy[str] = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatc
 _PRINTABLE = st.characters(
     categories=("L", "N", "P", "S"), include_characters=" ", exclude_characters='"\\{}'
 )
-_WORDS: st.SearchStrategy[str] = st.text(_PRINTABLE, max_size=8)
+#: Mostly ASCII letters and digits, which read well and have case; any printable
+#: character now and then.
+_WORDS: st.SearchStrategy[str] = st.text(
+    st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-")
+    | _PRINTABLE,
+    max_size=8,
+)
 
 
 def _check_size(name: str, value: int, low: int) -> None:
@@ -102,22 +110,24 @@ def _value(kind: T, comparison: C) -> st.SearchStrategy[Any]:
     if comparison in (C.AFTER, C.BEFORE):
         return _INSTANTS.map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"))
     if comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
-        words = st.text(max_size=6).filter(lambda s: "{{" not in s and "{%" not in s)
-        return words | st.lists(words, min_size=1, max_size=3).map(tuple)
+        return _WORDS | st.lists(_WORDS, min_size=1, max_size=3).map(tuple)
     if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX):
         return st.sampled_from(["^a", "b$", "[0-9]+", "x|y", "a.c", "\\d", "^$", "é"])
     if kind is T.NUMERIC:
-        return st.integers(-(10**9), 10**9) | st.floats(
-            -1e9, 1e9, allow_nan=False, allow_infinity=False
-        ).map(lambda f: float(repr(f)))
+        return st.integers(-(10**6), 10**6) | st.decimals(
+            -(10**6), 10**6, places=2, allow_nan=False, allow_infinity=False
+        ).map(float)
     if kind is T.BOOLEAN:
         return st.booleans()
-    return st.text(max_size=12).filter(lambda s: "{{" not in s and "{%" not in s)
+    return _WORDS.filter(bool) if comparison in (C.EQUALS, C.NOT_EQUAL) else _WORDS
 
 
 @st.composite
-def _leaf(draw: st.DrawFn, schema: Mapping[str, T], builtins: bool) -> ast.Node:
-    if builtins and draw(st.integers(0, 9)) == 0:
+def _leaf(
+    draw: st.DrawFn, schema: Mapping[str, T], builtins: bool, allowed: frozenset[C]
+) -> ast.Node:
+    usable = sorted(n for n, k in schema.items() if any(c in allowed for c in _WRITABLE[k]))
+    if builtins and (not usable or draw(st.integers(0, 9)) == 0):
         if draw(st.booleans()):
             return ast.Subscription(
                 channel=draw(st.sampled_from(list(ast.Channel))),
@@ -128,32 +138,77 @@ def _leaf(draw: st.DrawFn, schema: Mapping[str, T], builtins: bool) -> ast.Node:
             comparison=draw(st.sampled_from([C.AFTER, C.BEFORE])),
             value=draw(_value(T.TIME, C.AFTER)),
         )
-    name = draw(st.sampled_from(sorted(schema)))
+    name = draw(st.sampled_from(usable))
     kind = schema[name]
-    comparison = draw(st.sampled_from(_WRITABLE[kind]))
+    comparison = draw(st.sampled_from([c for c in _WRITABLE[kind] if c in allowed]))
     value = draw(_value(kind, comparison))
     return ast.Attribute(name=name, comparison=comparison, value=value)
 
 
+def _allowed(comparisons: object, list_comparisons: bool) -> frozenset[C]:
+    if comparisons is None:
+        chosen = set(C) - {C.IS, C.IS_NOT}
+    else:
+        if isinstance(comparisons, str) or not isinstance(comparisons, Iterable):
+            raise InvalidArgument(
+                f"comparisons={comparisons!r} must be a collection of comparison names, "
+                'e.g. ["equals", "greater_than"]'
+            )
+        chosen = set()
+        for item in comparisons:
+            try:
+                chosen.add(C(item))
+            except ValueError:
+                names = ", ".join(c.value for c in C if c not in (C.IS, C.IS_NOT))
+                raise InvalidArgument(
+                    f"comparisons: {item!r} is not a comparison; the comparisons are {names}"
+                ) from None
+    if not list_comparisons:
+        chosen -= {C.IS_ANY_OF, C.IS_NONE_OF}
+    return frozenset(chosen)
+
+
+#: The sugar forms :func:`rules` can draw, by the name ``sugar=`` takes.
+SUGAR = ("in", "not in", "between", "contains any", "contains all")
+
+
+def _sugar_choices(schema: Mapping[str, T], forms: frozenset[str]) -> list[str]:
+    needs = {"in": (T.STRING, T.NUMERIC, T.BOOLEAN), "not in": (T.STRING, T.NUMERIC, T.BOOLEAN),
+             "between": (T.NUMERIC,), "contains any": (T.ARRAY,), "contains all": (T.ARRAY,)}  # fmt: skip
+    return [f for f in SUGAR if f in forms and any(k in needs[f] for k in schema.values())]
+
+
 @st.composite
-def _sugar(draw: st.DrawFn, schema: Mapping[str, T]) -> ast.Node:
-    numeric = sorted(n for n, k in schema.items() if k is T.NUMERIC)
-    scalar = sorted(n for n, k in schema.items() if k in (T.STRING, T.NUMERIC, T.BOOLEAN))
-    arrays = sorted(n for n, k in schema.items() if k is T.ARRAY)
-    choices = [c for c, names in (("in", scalar), ("between", numeric), ("any", arrays)) if names]
-    choice = draw(st.sampled_from(choices))
-    if choice == "in":
-        name = draw(st.sampled_from(scalar))
+def _sugar(draw: st.DrawFn, schema: Mapping[str, T], forms: frozenset[str]) -> ast.Node:
+    choice = draw(st.sampled_from(_sugar_choices(schema, forms)))
+    if choice in ("in", "not in"):
+        name = draw(st.sampled_from(
+            sorted(n for n, k in schema.items() if k in (T.STRING, T.NUMERIC, T.BOOLEAN))))  # fmt: skip
         values = tuple(draw(st.lists(_value(schema[name], C.EQUALS), min_size=1, max_size=4)))
-        return ast.In(name=name, values=values, negated=draw(st.booleans()))
+        return ast.In(name=name, values=values, negated=choice == "not in")
     if choice == "between":
-        name = draw(st.sampled_from(numeric))
+        name = draw(st.sampled_from(sorted(n for n, k in schema.items() if k is T.NUMERIC)))
         low, high = sorted(draw(st.lists(st.integers(-1000, 1000), min_size=2, max_size=2)))
         return ast.Between(name=name, low=low, high=high)
-    name = draw(st.sampled_from(arrays))
+    name = draw(st.sampled_from(sorted(n for n, k in schema.items() if k is T.ARRAY)))
     items = tuple(draw(st.lists(_value(T.ARRAY, C.INCLUDES_VALUE), min_size=1, max_size=4)))
-    cls = draw(st.sampled_from([ast.ContainsAny, ast.ContainsAll]))
-    return cls(name=name, values=items)
+    return (ast.ContainsAny if choice == "contains any" else ast.ContainsAll)(
+        name=name, values=items
+    )
+
+
+def _sugar_forms(sugar: object) -> frozenset[str]:
+    if sugar is True:
+        return frozenset(SUGAR)
+    if sugar is False:
+        return frozenset()
+    if isinstance(sugar, str) or not isinstance(sugar, Iterable):
+        raise InvalidArgument(f"sugar={sugar!r} must be True, False or some of {list(SUGAR)}")
+    forms = frozenset(sugar)
+    unknown = sorted(str(f) for f in forms - set(SUGAR))
+    if unknown:
+        raise InvalidArgument(f"sugar: {', '.join(unknown)} unknown; the forms are {list(SUGAR)}")
+    return forms
 
 
 def _negatable(node: ast.Node) -> bool:
@@ -176,28 +231,47 @@ def rules(
     schema: Schema | Mapping[str, object] | None = None,
     max_leaves: int = 10,
     negation: bool = True,
-    sugar: bool = True,
+    sugar: bool | Iterable[str] = True,
     builtins: bool = True,
+    comparisons: Iterable[C | str] | None = None,
+    list_comparisons: bool = False,
 ) -> st.SearchStrategy[ast.Expr]:
     """Surface ASTs of rules that compile, over ``schema``'s attributes (drawn if None).
 
     ``negation``, ``sugar`` and ``builtins`` allow ``not``, the list and range sugar and
-    the built-in filters.
+    the built-in filters; ``sugar`` may also name the forms to draw (of :data:`SUGAR`:
+    ``["between", "not in"]``). ``comparisons`` (Braze's names, e.g. ``["equals",
+    "greater_than"]``) limits the comparisons of custom-attribute conditions; the list
+    comparisons ``is_any_of``/``is_none_of``, which not every workspace accepts, are only
+    drawn with ``list_comparisons=True``. Keeping ``max_leaves`` small (3 or 4) makes
+    each drawn rule's boundaries more likely to be hit by :func:`profiles`.
     """
     _check_size("max_leaves", max_leaves, 1)
+    allowed = _allowed(comparisons, list_comparisons)
+    forms = _sugar_forms(sugar)
     if schema is None:
         return schemas(min_size=2, max_size=6).flatmap(
             lambda drawn: rules(
-                schema=drawn, max_leaves=max_leaves, negation=negation, sugar=sugar,
-                builtins=builtins,
+                schema=drawn, max_leaves=max_leaves, negation=negation, sugar=forms,
+                builtins=builtins, comparisons=allowed, list_comparisons=list_comparisons,
             )
         )  # fmt: skip
     types = Schema.coerce(schema)
     if not types:
         raise InvalidArgument("schema must name at least one attribute")
-    base: st.SearchStrategy[ast.Node] = _leaf(types, builtins)
-    if sugar and any(kind is not T.TIME for kind in types.values()):
-        base = base | _sugar(types)
+    plain = any(c in allowed for k in types.values() for c in _WRITABLE[k])
+    sugared = bool(_sugar_choices(types, forms))
+    if not (builtins or plain or sugared):
+        raise InvalidArgument(
+            "no attribute of the schema takes any of the comparisons or sugar asked for, "
+            "and builtins=False: there is nothing to draw"
+        )
+    base: st.SearchStrategy[ast.Node] = _leaf(types, builtins, allowed)
+    if sugared and (plain or builtins):
+        # One leaf in four is sugar: most rules people write are plain comparisons.
+        base = st.one_of(base, base, base, _sugar(types, forms))
+    elif sugared:
+        base = _sugar(types, forms)
     if negation:
         base = st.tuples(base, st.booleans()).map(lambda pair: _maybe_not(*pair))  # type: ignore[arg-type]
 
@@ -461,11 +535,12 @@ def _scalars_near(value: object) -> list[Any]:
 
 
 def _arrays_near(values: list[str]) -> list[Any]:
-    out: list[Any] = [["other"], list(values), [*values, "other"]]
-    for i, value in enumerate(values):
+    out: list[Any] = []
+    if len(values) > 1:
+        out += [values[:i] + values[i + 1 :] for i in range(len(values))]  # all but one
+    out += [list(values), [values[0]] if values else [], ["other"], [*values, "other"]]
+    for value in values:
         out += [[value], [value, "other"], [value.upper()], [value.swapcase()], ["x" + value]]
-        if len(values) > 1:
-            out.append(values[:i] + values[i + 1 :])  # all but this one
     return out
 
 
@@ -500,13 +575,18 @@ class _Plan:
 
     def pools(self, now: datetime) -> dict[tuple[str, str], list[Any]]:
         pools: dict[tuple[str, str], list[Any]] = {}
+        cores: dict[tuple[str, str], list[Any]] = {}
         for leaf in self.leaves:
             key = _key(leaf)
             pool = pools.setdefault(key, [])
-            if key[0] == "profile":
-                pool.extend(_profile_pool(leaf, now))
-            else:
-                pool.extend(_attribute_pool(leaf, now))
+            found = _profile_pool(leaf, now) if key[0] == "profile" else _attribute_pool(leaf, now)
+            pool.extend(found)
+            # The values right on a boundary (each constant and its nearest neighbours)
+            # are where translations go wrong: they are drawn twice as often.
+            core = cores.setdefault(key, [])
+            core.extend(v for v in found[:4] if not isinstance(v, _Lazy))
+            if isinstance(leaf, ast.In) and isinstance(leaf.values, tuple):
+                core.extend(leaf.values)
         for key, pool in pools.items():
             kind = self.kinds.get(key)
             if key[0] == "attribute":
@@ -522,7 +602,10 @@ class _Plan:
                 if mark not in seen:
                     seen.add(mark)
                     unique.append(value)
-            pool[:] = unique
+            core = cores.get(key, [])
+            if key[0] == "attribute":
+                core.append(_ABSENT)  # users without the attribute: where `not` goes wrong
+            pool[:] = unique + core
         return pools
 
 
@@ -585,9 +668,22 @@ def _near_profiles(
     wrong_types: bool,
 ) -> dict[str, Any]:
     values: dict[tuple[str, str], Any] = {}
+    needs: dict[tuple[str, str], list[tuple[ast.Node, bool]]] = {}
+    if plan.node is not None and plan.leaves and draw(st.integers(0, 9)) < 8:
+        # Most profiles make one leaf decide the rule (the others on its path set so
+        # that they do not mask it), then put that leaf's attribute on a boundary: a
+        # wrong translation of the leaf then shows in the result.
+        focus = draw(st.sampled_from(plan.leaves))
+        for leaf, wanted in _sensitize(draw, plan.node, focus):
+            needs.setdefault(_key(leaf), []).append((leaf, wanted))
     for key in _profile_keys(plan):
         kind = plan.kinds.get(key)
         pool = pools.get(key)
+        if key in needs and pool:
+            chosen = _satisfying(draw, pool, key, needs[key], now)
+            if chosen is not _ABSENT_CHOICE:
+                values[key] = chosen
+                continue
         if pool is None:
             values[key] = _ordinary(draw, key, kind, now)
             continue
@@ -599,6 +695,54 @@ def _near_profiles(
         else:
             values[key] = _ordinary(draw, key, kind, now)
     return _assemble(draw, values)
+
+
+#: What :func:`_satisfying` returns when no value of the pool will do.
+_ABSENT_CHOICE: Any = object()
+
+
+def _satisfying(
+    draw: st.DrawFn,
+    pool: list[Any],
+    key: tuple[str, str],
+    needs: list[tuple[ast.Node, bool]],
+    now: datetime,
+) -> Any:
+    """A value of ``pool`` on which every leaf in ``needs`` says what it must."""
+    from .evaluator import Semantics, _Invalid, _leaf_predicate
+
+    try:
+        checks = [(_leaf_predicate(leaf, now, Semantics()), wanted) for leaf, wanted in needs]
+    except _Invalid:
+        return _ABSENT_CHOICE
+    candidates = []
+    for value in pool:
+        if isinstance(value, _Lazy):
+            value = draw(value.strategy)
+        attrs, profile = _alone(key, value)
+        if all(check(attrs, profile) == wanted for check, wanted in checks):
+            candidates.append(value)
+    return draw(st.sampled_from(candidates)) if candidates else _ABSENT_CHOICE
+
+
+def _sensitize(draw: st.DrawFn, root: ast.Node, focus: ast.Node) -> list[tuple[ast.Node, bool]]:
+    """What the leaves off ``focus``'s path must say for ``focus`` to decide ``root``:
+    the other children of an ``and`` true, of an ``or`` false."""
+    parents: dict[int, ast.Node] = {}
+    for node in ast.walk(root):
+        for kid in ast.children(node):
+            parents[id(kid)] = node
+    out: list[tuple[ast.Node, bool]] = []
+    current = focus
+    while id(current) in parents:
+        parent = parents[id(current)]
+        if isinstance(parent, ast.And | ast.AllOf | ast.Or | ast.AnyOf):
+            wanted = isinstance(parent, ast.And | ast.AllOf)
+            for kid in parent.children:
+                if kid is not current:
+                    out.extend(_wants(draw, kid, wanted))
+        current = parent
+    return out
 
 
 def _odd(kind: T | None, wrong_types: bool) -> list[Any]:
@@ -690,10 +834,9 @@ def _deciding(
 ) -> dict[str, Any]:
     from hypothesis import assume
 
-    from .evaluator import Semantics, _leaf_predicate, evaluate
+    from .evaluator import evaluate
 
     assert plan.node is not None
-    semantics = Semantics()
     values: dict[tuple[str, str], Any] = {}
     needs: dict[tuple[str, str], list[tuple[ast.Node, bool]]] = {}
     for leaf, wanted in _wants(draw, plan.node, want):
@@ -703,16 +846,9 @@ def _deciding(
         if key not in needs:
             values[key] = _ordinary(draw, key, kind, now)
             continue
-        checks = [(_leaf_predicate(leaf, now, semantics), wanted) for leaf, wanted in needs[key]]
-        candidates = []
-        for value in pools[key]:
-            if isinstance(value, _Lazy):
-                value = draw(value.strategy)
-            attrs, profile = _alone(key, value)
-            if all(check(attrs, profile) == wanted for check, wanted in checks):
-                candidates.append(value)
-        assume(candidates)
-        values[key] = draw(st.sampled_from(candidates))
+        chosen = _satisfying(draw, pools[key], key, needs[key], now)
+        assume(chosen is not _ABSENT_CHOICE)
+        values[key] = chosen
     profile = _assemble(draw, values)
     assume(evaluate(plan.node, profile, now=now) == want)
     return profile
