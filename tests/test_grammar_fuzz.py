@@ -8,6 +8,7 @@ corner of the builder that no hand-written strategy reaches shows up here.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import pytest
@@ -26,9 +27,9 @@ def _keyword_strategies() -> dict[str, st.SearchStrategy[str]]:
     for word, kind in KEYWORDS.items():
         spelled.setdefault(kind, []).append(word)
     return {
-        kind: st.sampled_from(sorted(words)).flatmap(
-            lambda w: st.sampled_from([w, w.upper(), w.capitalize()])
-        ).map(lambda w: f" {w} ")
+        kind: st.sampled_from(sorted(words))
+        .flatmap(lambda w: st.sampled_from([w, w.upper(), w.capitalize()]))
+        .map(lambda w: f" {w} ")
         for kind, words in spelled.items()
     }
 
@@ -46,10 +47,8 @@ _TEXTS = from_lark(_GRAMMAR, explicit=_EXPLICIT)
 def _only_our_errors(call: object, text: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AudienceWarning)
-        try:
+        with contextlib.suppress(AudienceError):
             call(text)  # type: ignore[operator]
-        except AudienceError:
-            pass
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])

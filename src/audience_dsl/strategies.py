@@ -173,8 +173,9 @@ SUGAR = ("in", "not in", "between", "contains any", "contains all")
 
 
 def _sugar_choices(schema: Mapping[str, T], forms: frozenset[str]) -> list[str]:
-    needs = {"in": (T.STRING, T.NUMERIC, T.BOOLEAN), "not in": (T.STRING, T.NUMERIC, T.BOOLEAN),
-             "between": (T.NUMERIC,), "contains any": (T.ARRAY,), "contains all": (T.ARRAY,)}  # fmt: skip
+    scalar = (T.STRING, T.NUMERIC, T.BOOLEAN)
+    needs = {"in": scalar, "not in": scalar, "between": (T.NUMERIC,),
+             "contains any": (T.ARRAY,), "contains all": (T.ARRAY,)}  # fmt: skip
     return [f for f in SUGAR if f in forms and any(k in needs[f] for k in schema.values())]
 
 
@@ -182,8 +183,8 @@ def _sugar_choices(schema: Mapping[str, T], forms: frozenset[str]) -> list[str]:
 def _sugar(draw: st.DrawFn, schema: Mapping[str, T], forms: frozenset[str]) -> ast.Node:
     choice = draw(st.sampled_from(_sugar_choices(schema, forms)))
     if choice in ("in", "not in"):
-        name = draw(st.sampled_from(
-            sorted(n for n, k in schema.items() if k in (T.STRING, T.NUMERIC, T.BOOLEAN))))  # fmt: skip
+        scalars = sorted(n for n, k in schema.items() if k in (T.STRING, T.NUMERIC, T.BOOLEAN))
+        name = draw(st.sampled_from(scalars))
         values = tuple(draw(st.lists(_value(schema[name], C.EQUALS), min_size=1, max_size=4)))
         return ast.In(name=name, values=values, negated=choice == "not in")
     if choice == "between":
@@ -423,7 +424,7 @@ def _case_variants(text: str) -> list[str]:
 
 
 def _strings_near(text: str) -> list[str]:
-    out = _case_variants(text) + [text + "x", "x" + text, f" {text}", f"{text} ", "other"]
+    out = [*_case_variants(text), text + "x", "x" + text, f" {text}", f"{text} ", "other"]
     if len(text) > 1:
         out += [text[:-1], text[1:]]
     return out
@@ -433,9 +434,12 @@ def _literal(pattern: str) -> str | None:
     """The text a regex made of a literal (with optional anchors) looks for, if it is one."""
     body = pattern.removeprefix("^").removesuffix("$")
     plain = re.sub(r"\\(.)", r"\1", body)
-    return plain if plain and re.escape(plain) == body.replace("\\-", "-") or (
-        plain and not re.search(r"[.^$*+?{}\[\]\\|()]", body)
-    ) else None
+    return (
+        plain
+        if (plain and re.escape(plain) == body.replace("\\-", "-"))
+        or (plain and not re.search(r"[.^$*+?{}\[\]\\|()]", body))
+        else None
+    )
 
 
 def _times_near(edge: datetime, now: datetime) -> list[str]:
@@ -490,12 +494,11 @@ def _attribute_pool(leaf: ast.Node, now: datetime) -> list[Any]:
         return [v for bound in (leaf.low, leaf.high) if _is_num(bound)
                 for v in _numbers_near(bound)]  # type: ignore[arg-type]  # fmt: skip
     if isinstance(leaf, ast.In):
-        values = leaf.values if isinstance(leaf.values, tuple) else ()
-        return [v for value in values for v in _scalars_near(value)]
+        scalars = leaf.values if isinstance(leaf.values, tuple) else ()
+        return [v for value in scalars for v in _scalars_near(value)]
     if isinstance(leaf, ast.ContainsAny | ast.ContainsAll):
-        values = [v for v in leaf.values if isinstance(v, str)] if isinstance(
-            leaf.values, tuple) else []  # fmt: skip
-        return _arrays_near(values)
+        items = leaf.values if isinstance(leaf.values, tuple) else ()
+        return _arrays_near([v for v in items if isinstance(v, str)])
     assert isinstance(leaf, ast.Attribute)
     comparison, value = leaf.comparison, leaf.value
     if comparison in ast.TIME_COMPARISONS:
@@ -513,8 +516,8 @@ def _attribute_pool(leaf: ast.Node, now: datetime) -> list[Any]:
     if comparison in (C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE) and isinstance(value, str):
         return _arrays_near([value])
     if comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
-        values = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str)]
-        return [s for v in values for s in _strings_near(v)] + _arrays_near(values)
+        words = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str)]
+        return [s for v in words for s in _strings_near(v)] + _arrays_near(words)
     if value is None:
         return []
     return _scalars_near(value)
@@ -565,7 +568,9 @@ class _Plan:
     def __init__(self, types: Mapping[str, T], node: ast.Node | None) -> None:
         self.node = node
         self.leaves = _leaves(node) if node is not None else []
-        self.kinds: dict[tuple[str, str], T | None] = {("attribute", n): k for n, k in types.items()}
+        self.kinds: dict[tuple[str, str], T | None] = {
+            ("attribute", n): k for n, k in types.items()
+        }
         for leaf in self.leaves:
             key = _key(leaf)
             if key[0] == "attribute" and self.kinds.get(key) is None:
@@ -639,7 +644,11 @@ def _assemble(draw: st.DrawFn, values: Mapping[tuple[str, str], Any]) -> dict[st
 
 def _profile_keys(plan: _Plan) -> list[tuple[str, str]]:
     keys = list(plan.kinds)
-    for extra in (("profile", "push_subscribe"), ("profile", "email_subscribe"), ("profile", "apps")):
+    for extra in (
+        ("profile", "push_subscribe"),
+        ("profile", "email_subscribe"),
+        ("profile", "apps"),
+    ):
         if extra not in plan.kinds:
             keys.append(extra)
     return keys
