@@ -19,7 +19,8 @@ from lark import Lark
 
 import audience_dsl
 from audience_dsl.errors import AudienceError, AudienceWarning
-from audience_dsl.parser import KEYWORDS, grammar_text
+from audience_dsl.language.grammar import grammar_text
+from audience_dsl.language.names import KEYWORDS
 
 
 def _keyword_strategies() -> dict[str, st.SearchStrategy[str]]:

@@ -20,9 +20,10 @@ from hypothesis import Phase, given, seed, settings
 from hypothesis import strategies as st
 
 import audience_dsl
-from audience_dsl import ast, strategies
-from audience_dsl.ast import Comparison as C
+from audience_dsl import strategies
 from audience_dsl.errors import AudienceWarning
+from audience_dsl.language import ast
+from audience_dsl.language.ast import Comparison as C
 
 NOW = strategies.DEFAULT_NOW
 SCHEMA = audience_dsl.Schema({"age": "Numeric", "name": "String", "tags": "Array", "seen": "Time"})

@@ -1,0 +1,295 @@
+"""Hypothesis strategies for property tests of code that uses audience rules.
+
+Everything drawn is valid: rules compile (each attribute keeps one data type, ``not`` is
+only put over conditions Braze can negate exactly), audiences pass
+:func:`audience_dsl.validate`, and profiles fit their schema. Shrinking works on the
+trees (they are built with :func:`hypothesis.strategies.recursive`), and rule text is
+obtained by printing a drawn tree, so it shrinks with it.
+
+>>> import audience_dsl
+>>> from hypothesis import given
+>>> from audience_dsl import strategies
+>>> @given(strategies.rule_texts(max_leaves=5))
+... def test_compiles(text):
+...     audience_dsl.compile(text)
+>>> test_compiles()
+
+Needs the ``strategies`` extra (``pip install audience-dsl[strategies]``).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from audience_dsl.check.schema import Schema
+from audience_dsl.errors import AudienceWarning
+from audience_dsl.language import ast
+from audience_dsl.language.ast import Comparison as C
+from audience_dsl.language.ast import DataType as T
+from audience_dsl.semantics import REFUSED
+from audience_dsl.strategies.boundaries import matching, not_matching, profiles
+from audience_dsl.strategies.values import DEFAULT_NOW, WORDS
+from audience_dsl.vocabulary import ALLOWED
+
+__all__ = [
+    "DEFAULT_NOW",
+    "SUGAR",
+    "audiences",
+    "matching",
+    "not_matching",
+    "profiles",
+    "rule_texts",
+    "rules",
+    "schemas",
+]
+
+#: Comparisons the language writes, for each type, in the order of :class:`Comparison`
+#: (the plain comparisons first, so that they are the ones drawn most and shrunk to).
+_WRITABLE = {kind: [c for c in C if c in ALLOWED[kind]] for kind in T}
+_INSTANTS = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
+)
+
+
+@functools.cache
+def _reserved() -> frozenset[str]:
+    from audience_dsl.language.names import KEYWORDS
+    from audience_dsl.vocabulary import DEFAULT_FIELDS
+
+    return frozenset(KEYWORDS) | DEFAULT_FIELDS | {"set", "day", "days", "week", "weeks"}
+
+
+def _plain(name: str) -> bool:
+    return name not in _reserved()
+
+
+_NAMES: st.SearchStrategy[str] = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True).filter(
+    _plain
+)
+
+
+def _check_size(name: str, value: int, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InvalidArgument(f"{name}={value!r} must be a whole number of at least {low}")
+
+
+def schemas(*, min_size: int = 1, max_size: int = 8) -> st.SearchStrategy[Schema]:
+    """Schemas of ``min_size`` to ``max_size`` attributes with plain names."""
+    _check_size("min_size", min_size, 1)
+    _check_size("max_size", max_size, min_size)
+    return st.dictionaries(
+        _NAMES, st.sampled_from(list(T)), min_size=min_size, max_size=max_size
+    ).map(Schema)
+
+
+def _value(kind: T, comparison: C) -> st.SearchStrategy[Any]:
+    if comparison in (C.EXISTS, C.DOES_NOT_EXIST):
+        return st.none()
+    if comparison in ast.RELATIVE_DAYS:
+        return st.integers(0, 3650)
+    if comparison in (C.AFTER, C.BEFORE):
+        return _INSTANTS.map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
+        return WORDS | st.lists(WORDS, min_size=1, max_size=3).map(tuple)
+    if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX):
+        return st.sampled_from(["^a", "b$", "[0-9]+", "x|y", "a.c", "\\d", "^$", "é"])
+    if kind is T.NUMERIC:
+        return st.integers(-(10**6), 10**6) | st.decimals(
+            -(10**6), 10**6, places=2, allow_nan=False, allow_infinity=False
+        ).map(float)
+    if kind is T.BOOLEAN:
+        return st.booleans()
+    return WORDS.filter(bool) if comparison in (C.EQUALS, C.NOT_EQUAL) else WORDS
+
+
+@st.composite
+def _leaf(
+    draw: st.DrawFn, schema: Mapping[str, T], builtins: bool, allowed: frozenset[C]
+) -> ast.Node:
+    usable = sorted(n for n, k in schema.items() if any(c in allowed for c in _WRITABLE[k]))
+    if builtins and (not usable or draw(st.integers(0, 9)) == 0):
+        if draw(st.booleans()):
+            return ast.Subscription(
+                channel=draw(st.sampled_from(list(ast.Channel))),
+                comparison=draw(st.sampled_from([C.IS, C.IS_NOT])),
+                state=draw(st.sampled_from(list(ast.State))),
+            )
+        return ast.LastUsedApp(
+            comparison=draw(st.sampled_from([C.AFTER, C.BEFORE])),
+            value=draw(_value(T.TIME, C.AFTER)),
+        )
+    name = draw(st.sampled_from(usable))
+    kind = schema[name]
+    comparison = draw(st.sampled_from([c for c in _WRITABLE[kind] if c in allowed]))
+    value = draw(_value(kind, comparison))
+    return ast.Attribute(name=name, comparison=comparison, value=value)
+
+
+def _allowed(comparisons: object, list_comparisons: bool) -> frozenset[C]:
+    if comparisons is None:
+        chosen = set(C) - {C.IS, C.IS_NOT}
+    else:
+        if isinstance(comparisons, str) or not isinstance(comparisons, Iterable):
+            raise InvalidArgument(
+                f"comparisons={comparisons!r} must be a collection of comparison names, "
+                'e.g. ["equals", "greater_than"]'
+            )
+        chosen = set()
+        for item in comparisons:
+            try:
+                chosen.add(C(item))
+            except ValueError:
+                names = ", ".join(c.value for c in C if c not in (C.IS, C.IS_NOT))
+                raise InvalidArgument(
+                    f"comparisons: {item!r} is not a comparison; the comparisons are {names}"
+                ) from None
+    if not list_comparisons:
+        chosen -= {C.IS_ANY_OF, C.IS_NONE_OF}
+    return frozenset(chosen)
+
+
+#: The sugar forms :func:`rules` can draw, by the name ``sugar=`` takes.
+SUGAR = ("in", "not in", "between", "contains any", "contains all")
+
+
+def _sugar_choices(schema: Mapping[str, T], forms: frozenset[str]) -> list[str]:
+    scalar = (T.STRING, T.NUMERIC, T.BOOLEAN)
+    needs = {"in": scalar, "not in": scalar, "between": (T.NUMERIC,),
+             "contains any": (T.ARRAY,), "contains all": (T.ARRAY,)}  # fmt: skip
+    return [f for f in SUGAR if f in forms and any(k in needs[f] for k in schema.values())]
+
+
+@st.composite
+def _sugar(draw: st.DrawFn, schema: Mapping[str, T], forms: frozenset[str]) -> ast.Node:
+    choice = draw(st.sampled_from(_sugar_choices(schema, forms)))
+    if choice in ("in", "not in"):
+        scalars = sorted(n for n, k in schema.items() if k in (T.STRING, T.NUMERIC, T.BOOLEAN))
+        name = draw(st.sampled_from(scalars))
+        values = tuple(draw(st.lists(_value(schema[name], C.EQUALS), min_size=1, max_size=4)))
+        return ast.In(name=name, values=values, negated=choice == "not in")
+    if choice == "between":
+        name = draw(st.sampled_from(sorted(n for n, k in schema.items() if k is T.NUMERIC)))
+        low, high = sorted(draw(st.lists(st.integers(-1000, 1000), min_size=2, max_size=2)))
+        return ast.Between(name=name, low=low, high=high)
+    name = draw(st.sampled_from(sorted(n for n, k in schema.items() if k is T.ARRAY)))
+    items = tuple(draw(st.lists(_value(T.ARRAY, C.INCLUDES_VALUE), min_size=1, max_size=4)))
+    return (ast.ContainsAny if choice == "contains any" else ast.ContainsAll)(
+        name=name, values=items
+    )
+
+
+def _sugar_forms(sugar: object) -> frozenset[str]:
+    if sugar is True:
+        return frozenset(SUGAR)
+    if sugar is False:
+        return frozenset()
+    if isinstance(sugar, str) or not isinstance(sugar, Iterable):
+        raise InvalidArgument(f"sugar={sugar!r} must be True, False or some of {list(SUGAR)}")
+    forms = frozenset(sugar)
+    unknown = sorted(str(f) for f in forms - set(SUGAR))
+    if unknown:
+        raise InvalidArgument(f"sugar: {', '.join(unknown)} unknown; the forms are {list(SUGAR)}")
+    return forms
+
+
+def _negatable(node: ast.Node) -> bool:
+    return not any(
+        isinstance(n, ast.LastUsedApp) or (isinstance(n, ast.Attribute) and n.comparison in REFUSED)
+        for n in ast.walk(node)
+    )
+
+
+def _group(cls: type[ast.And] | type[ast.Or], parts: list[ast.Expr]) -> ast.Expr:
+    return ast.flat_group(cls, parts)  # type: ignore[return-value]
+
+
+def _maybe_not(node: ast.Expr, negate: bool) -> ast.Expr:
+    return ast.Not(operand=node) if negate and _negatable(node) else node
+
+
+def rules(
+    *,
+    schema: Schema | Mapping[str, object] | None = None,
+    max_leaves: int = 10,
+    negation: bool = True,
+    sugar: bool | Iterable[str] = True,
+    builtins: bool = True,
+    comparisons: Iterable[C | str] | None = None,
+    list_comparisons: bool = False,
+) -> st.SearchStrategy[ast.Expr]:
+    """Surface ASTs of rules that compile, over ``schema``'s attributes (drawn if None).
+
+    ``negation``, ``sugar`` and ``builtins`` allow ``not``, the list and range sugar and
+    the built-in filters; ``sugar`` may also name the forms to draw (of :data:`SUGAR`:
+    ``["between", "not in"]``). ``comparisons`` (Braze's names, e.g. ``["equals",
+    "greater_than"]``) limits the comparisons of custom-attribute conditions; the list
+    comparisons ``is_any_of``/``is_none_of``, which not every workspace accepts, are only
+    drawn with ``list_comparisons=True``. Keeping ``max_leaves`` small (3 or 4) makes
+    each drawn rule's boundaries more likely to be hit by :func:`profiles`.
+    """
+    _check_size("max_leaves", max_leaves, 1)
+    allowed = _allowed(comparisons, list_comparisons)
+    forms = _sugar_forms(sugar)
+    if schema is None:
+        return schemas(min_size=2, max_size=6).flatmap(
+            lambda drawn: rules(
+                schema=drawn, max_leaves=max_leaves, negation=negation, sugar=forms,
+                builtins=builtins, comparisons=allowed, list_comparisons=list_comparisons,
+            )
+        )  # fmt: skip
+    types = Schema.coerce(schema)
+    if not types:
+        raise InvalidArgument("schema must name at least one attribute")
+    plain = any(c in allowed for k in types.values() for c in _WRITABLE[k])
+    sugared = bool(_sugar_choices(types, forms))
+    if not (builtins or plain or sugared):
+        raise InvalidArgument(
+            "no attribute of the schema takes any of the comparisons or sugar asked for, "
+            "and builtins=False: there is nothing to draw"
+        )
+    base: st.SearchStrategy[ast.Node] = _leaf(types, builtins, allowed)
+    if sugared and (plain or builtins):
+        # One leaf in four is sugar: most rules people write are plain comparisons.
+        base = st.one_of(base, base, base, _sugar(types, forms))
+    elif sugared:
+        base = _sugar(types, forms)
+    if negation:
+        base = st.tuples(base, st.booleans()).map(lambda pair: _maybe_not(*pair))  # type: ignore[arg-type]
+
+    def extend(inner: st.SearchStrategy[ast.Expr]) -> st.SearchStrategy[ast.Expr]:
+        kinds: st.SearchStrategy[type[ast.And] | type[ast.Or]] = st.sampled_from([ast.And, ast.Or])
+        groups = st.tuples(kinds, st.lists(inner, min_size=2, max_size=4)).map(
+            lambda pair: _group(*pair)
+        )
+        if negation:
+            return st.tuples(groups, st.booleans()).map(lambda pair: _maybe_not(*pair))
+        return groups
+
+    return st.recursive(base, extend, max_leaves=max_leaves)  # type: ignore[arg-type]
+
+
+def rule_texts(**kwargs: Any) -> st.SearchStrategy[str]:
+    """Rule text: :func:`rules` printed in canonical form. Takes the same arguments."""
+    from audience_dsl.language.printer import print_rule
+
+    return rules(**kwargs).map(print_rule)
+
+
+def _compile_quietly(node: ast.Node) -> dict[str, Any]:
+    from audience_dsl.pipeline import to_audience
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AudienceWarning)
+        return to_audience(node)
+
+
+def audiences(**kwargs: Any) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid Connected Audience objects: :func:`rules` compiled. Same arguments."""
+    return rules(**kwargs).map(_compile_quietly)

@@ -1,0 +1,603 @@
+"""Profiles aimed at a rule: values on and around each of its boundaries.
+
+:func:`profiles` (with ``near``), :func:`matching` and :func:`not_matching` live here;
+:mod:`audience_dsl.strategies` exports them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from audience_dsl.check.schema import Schema
+from audience_dsl.language import ast
+from audience_dsl.language.ast import Comparison as C
+from audience_dsl.language.ast import DataType as T
+from audience_dsl.strategies.values import DEFAULT_NOW, PRINTABLE, iso, stored
+
+__all__ = ["matching", "not_matching", "profiles"]
+
+
+#: Stands for "the key is absent" in a pool of values; never leaves this module.
+_ABSENT: Any = object()
+
+
+#: Values of another type than each attribute type stores.
+_WRONG_TYPED: dict[T, tuple[Any, ...]] = {
+    T.STRING: (5, True, ["a"]),
+    T.NUMERIC: ("5", True, [1]),
+    T.BOOLEAN: ("true", 1, 0),
+    T.TIME: ("not a date", 1717200000, "3001-01-01T00:00:00Z"),
+    T.ARRAY: ("a", 1, [1, 2]),
+}
+
+
+def _empty(kind: T) -> Any:
+    return [] if kind is T.ARRAY else ""
+
+
+# ---- boundaries of a rule -------------------------------------------------------------
+
+
+def _near_node(near: object) -> ast.Node:
+    """``near`` (a Rule, any AST node, rule text or a Connected Audience dict) as a tree."""
+    if isinstance(near, ast.Rule):
+        return near.expr
+    if isinstance(near, ast.Node):
+        return near
+    if isinstance(near, str):
+        from audience_dsl.pipeline import parse
+
+        return parse(near).expr
+    if isinstance(near, Mapping):
+        from audience_dsl.braze.codec import to_core
+
+        return to_core(near)
+    raise InvalidArgument(
+        f"near={near!r} must be a Rule, an AST node, rule text or a Connected Audience dict"
+    )
+
+
+def _leaves(node: ast.Node) -> list[ast.Node]:
+    return [n for n in ast.walk(node) if not ast.children(n) and not isinstance(n, ast.Rule)]
+
+
+def _key(leaf: ast.Node) -> tuple[str, str]:
+    """Where in a profile a leaf looks: a custom attribute, a subscription or the apps."""
+    if isinstance(leaf, ast.Subscription):
+        return ("profile", f"{leaf.channel.value}_subscribe")
+    if isinstance(leaf, ast.LastUsedApp):
+        return ("profile", "apps")
+    return ("attribute", leaf.name)  # type: ignore[attr-defined]
+
+
+def _leaf_kind(leaf: ast.Node) -> T | None:
+    from audience_dsl.vocabulary import implied_type
+
+    if isinstance(leaf, ast.Attribute):
+        if leaf.comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
+            return T.STRING
+        return implied_type(leaf.comparison, leaf.value)
+    if isinstance(leaf, ast.ContainsAny | ast.ContainsAll):
+        return T.ARRAY
+    if isinstance(leaf, ast.Between):
+        return T.NUMERIC
+    if isinstance(leaf, ast.In) and isinstance(leaf.values, tuple) and leaf.values:
+        return implied_type(C.EQUALS, leaf.values[0])
+    return None
+
+
+def _numbers_near(value: int | float) -> list[int | float]:
+    if isinstance(value, int):
+        out: list[int | float] = [value, value - 1, value + 1, float(value), value - 0.5,
+                                  value + 0.5, -value]  # fmt: skip
+    else:
+        out = [value, math.nextafter(value, -math.inf), math.nextafter(value, math.inf),
+               math.floor(value), math.ceil(value), -value]  # fmt: skip
+    return [*out, 0]
+
+
+def _case_variants(text: str) -> list[str]:
+    return [text, text.upper(), text.lower(), text.swapcase(), text.capitalize()]
+
+
+def _strings_near(text: str) -> list[str]:
+    out = [*_case_variants(text), text + "x", "x" + text, f" {text}", f"{text} ", "other"]
+    if len(text) > 1:
+        out += [text[:-1], text[1:]]
+    return out
+
+
+def _literal(pattern: str) -> str | None:
+    """The text a regex made of a literal (with optional anchors) looks for, if it is one."""
+    body = pattern.removeprefix("^").removesuffix("$")
+    plain = re.sub(r"\\(.)", r"\1", body)
+    return (
+        plain
+        if (plain and re.escape(plain) == body.replace("\\-", "-"))
+        or (plain and not re.search(r"[.^$*+?{}\[\]\\|()]", body))
+        else None
+    )
+
+
+def _times_near(edge: datetime, now: datetime) -> list[str]:
+    second, hour, day = timedelta(seconds=1), timedelta(hours=1), timedelta(days=1)
+    moments = [edge, edge - second, edge + second, edge - hour, edge + hour, edge - day,
+               edge + day, now, now - second, now + second]  # fmt: skip
+    out = [iso(m) for m in moments]
+    plus_two = timezone(timedelta(hours=2))
+    out.append(edge.astimezone(plus_two).isoformat())  # the same instant, another offset
+    out.append(edge.strftime("%Y-%m-%d"))  # the date alone (midnight UTC)
+    return out
+
+
+def _time_edges(comparison: C, value: object, now: datetime) -> list[datetime]:
+    from audience_dsl.evaluate.predicates import parse_time
+
+    if comparison in (C.AFTER, C.BEFORE):
+        instant = parse_time(value)
+        return [instant] if instant is not None else []
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        span = timedelta(days=float(value))
+        if comparison in (C.LESS_THAN_X_DAYS_AGO, C.GREATER_THAN_X_DAYS_AGO):
+            return [now - span, now - span / 2]
+        return [now + span, now + span / 2]
+    return []
+
+
+def _regex_matches(pattern: str) -> st.SearchStrategy[str] | None:
+    try:
+        strategy = st.from_regex(re.compile(pattern, re.IGNORECASE), alphabet=PRINTABLE)
+        strategy.validate()
+    except Exception:  # a pattern Hypothesis cannot generate from: boundaries do without
+        return None
+    return strategy.filter(lambda s: len(s) <= 40)
+
+
+class _Lazy:
+    """A pool entry drawn from a strategy when it is picked."""
+
+    def __init__(self, strategy: st.SearchStrategy[Any]) -> None:
+        self.strategy = strategy
+
+
+def _pick(draw: st.DrawFn, pool: list[Any]) -> Any:
+    value = draw(st.sampled_from(pool))
+    return draw(value.strategy) if isinstance(value, _Lazy) else value
+
+
+def _attribute_pool(leaf: ast.Node, now: datetime) -> list[Any]:
+    """Values on and around the boundaries of one leaf on a custom attribute."""
+    if isinstance(leaf, ast.Between):
+        return [v for bound in (leaf.low, leaf.high) if _is_num(bound)
+                for v in _numbers_near(bound)]  # type: ignore[arg-type]  # fmt: skip
+    if isinstance(leaf, ast.In):
+        scalars = leaf.values if isinstance(leaf.values, tuple) else ()
+        return [v for value in scalars for v in _scalars_near(value)]
+    if isinstance(leaf, ast.ContainsAny | ast.ContainsAll):
+        items = leaf.values if isinstance(leaf.values, tuple) else ()
+        return _arrays_near([v for v in items if isinstance(v, str)])
+    assert isinstance(leaf, ast.Attribute)
+    comparison, value = leaf.comparison, leaf.value
+    if comparison in ast.TIME_COMPARISONS:
+        return [t for edge in _time_edges(comparison, value, now) for t in _times_near(edge, now)]
+    if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX) and isinstance(value, str):
+        out: list[Any] = ["other", "x"]
+        literal = _literal(value)
+        if literal is not None:
+            out += _strings_near(literal)
+        matches = _regex_matches(value)
+        if matches is not None:
+            # Drawn only when picked: a text the regex finds, in some case.
+            out.append(_Lazy(matches.flatmap(lambda t: st.sampled_from(_case_variants(t)))))
+        return out
+    if comparison in (C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE) and isinstance(value, str):
+        return _arrays_near([value])
+    if comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
+        words = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str)]
+        return [s for v in words for s in _strings_near(v)] + _arrays_near(words)
+    if value is None:
+        return []
+    return _scalars_near(value)
+
+
+def _is_num(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _scalars_near(value: object) -> list[Any]:
+    if isinstance(value, bool):
+        return [value, not value]
+    if isinstance(value, int | float):
+        return _numbers_near(value)
+    if isinstance(value, str):
+        return _strings_near(value)
+    return []
+
+
+def _arrays_near(values: list[str]) -> list[Any]:
+    out: list[Any] = []
+    if len(values) > 1:
+        out += [values[:i] + values[i + 1 :] for i in range(len(values))]  # all but one
+    out += [list(values), [values[0]] if values else [], ["other"], [*values, "other"]]
+    for value in values:
+        out += [[value], [value, "other"], [value.upper()], [value.swapcase()], ["x" + value]]
+    return out
+
+
+def _profile_pool(leaf: ast.Node, now: datetime) -> list[Any]:
+    """Values on and around the boundaries of a built-in filter."""
+    if isinstance(leaf, ast.Subscription):
+        return [_ABSENT, *(state.value for state in ast.State)]
+    assert isinstance(leaf, ast.LastUsedApp)
+    times = [t for edge in _time_edges(leaf.comparison, leaf.value, now)
+             for t in _times_near(edge, now)]  # fmt: skip
+    out: list[Any] = [_ABSENT, []]
+    out += [[{"name": "app", "last_used": t}] for t in times]
+    if len(times) > 2:
+        # Two apps on either side of the instant: the latest session decides.
+        out.append([{"name": "a", "last_used": times[1]}, {"name": "b", "last_used": times[2]}])
+    return out
+
+
+class _Plan:
+    """Every key a rule looks at, with its type and the values around its boundaries."""
+
+    def __init__(self, types: Mapping[str, T], node: ast.Node | None) -> None:
+        self.node = node
+        self.leaves = _leaves(node) if node is not None else []
+        self.kinds: dict[tuple[str, str], T | None] = {
+            ("attribute", n): k for n, k in types.items()
+        }
+        for leaf in self.leaves:
+            key = _key(leaf)
+            if key[0] == "attribute" and self.kinds.get(key) is None:
+                self.kinds[key] = _leaf_kind(leaf)
+            elif key[0] == "profile":
+                self.kinds.setdefault(key, None)
+
+    def pools(self, now: datetime) -> dict[tuple[str, str], list[Any]]:
+        pools: dict[tuple[str, str], list[Any]] = {}
+        cores: dict[tuple[str, str], list[Any]] = {}
+        for leaf in self.leaves:
+            key = _key(leaf)
+            pool = pools.setdefault(key, [])
+            found = _profile_pool(leaf, now) if key[0] == "profile" else _attribute_pool(leaf, now)
+            pool.extend(found)
+            # The values right on a boundary (each constant and its nearest neighbours)
+            # are where translations go wrong: they are drawn twice as often.
+            core = cores.setdefault(key, [])
+            core.extend(v for v in found[:4] if not isinstance(v, _Lazy))
+            if isinstance(leaf, ast.In) and isinstance(leaf.values, tuple):
+                core.extend(leaf.values)
+        for key, pool in pools.items():
+            kind = self.kinds.get(key)
+            if key[0] == "attribute":
+                pool.extend([_ABSENT, None, _empty(kind or T.STRING)])
+                pool.extend(_WRONG_TYPED[kind or T.STRING])
+            unique: list[Any] = []
+            seen: set[str] = set()
+            for value in pool:
+                mark = (
+                    "absent" if value is _ABSENT else str(id(value)) if isinstance(value, _Lazy)
+                    else f"{type(value).__name__}:{value!r}"
+                )  # fmt: skip
+                if mark not in seen:
+                    seen.add(mark)
+                    unique.append(value)
+            core = cores.get(key, [])
+            if key[0] == "attribute":
+                core.append(_ABSENT)  # users without the attribute: where `not` goes wrong
+            pool[:] = unique + core
+        return pools
+
+
+def _ordinary(draw: st.DrawFn, key: tuple[str, str], kind: T | None, now: datetime) -> Any:
+    if key == ("profile", "apps"):
+        used = draw(st.lists(stored(T.TIME, now), max_size=2))
+        return [{"name": "app", "last_used": t} for t in used] if used else _ABSENT
+    if key[0] == "profile":
+        return draw(st.sampled_from([_ABSENT, *(s.value for s in ast.State)]))
+    presence = draw(st.integers(0, 4))
+    if presence == 0:
+        return _ABSENT
+    return None if presence == 1 else draw(stored(kind or T.STRING, now))
+
+
+def _assemble(draw: st.DrawFn, values: Mapping[tuple[str, str], Any]) -> dict[str, Any]:
+    attributes = {
+        key[1]: value
+        for key, value in values.items()
+        if key[0] == "attribute" and value is not _ABSENT
+    }
+    profile: dict[str, Any] = {
+        "external_id": draw(st.from_regex(r"user-[0-9]{1,6}", fullmatch=True)),
+        "custom_attributes": attributes,
+    }
+    for key, value in values.items():
+        if key[0] == "profile" and value is not _ABSENT:
+            profile[key[1]] = value
+    return profile
+
+
+def _profile_keys(plan: _Plan) -> list[tuple[str, str]]:
+    keys = list(plan.kinds)
+    for extra in (
+        ("profile", "push_subscribe"),
+        ("profile", "email_subscribe"),
+        ("profile", "apps"),
+    ):
+        if extra not in plan.kinds:
+            keys.append(extra)
+    return keys
+
+
+def _check_now_argument(now: object) -> datetime:
+    if now is None:
+        return DEFAULT_NOW
+    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise InvalidArgument(f"now={now!r} must be a time-zone aware datetime")
+    return now
+
+
+def _types_of(schema: object) -> dict[str, T]:
+    if schema is None:
+        return {}
+    return dict(Schema.coerce(schema))  # type: ignore[arg-type]
+
+
+@st.composite
+def _near_profiles(
+    draw: st.DrawFn,
+    plan: _Plan,
+    pools: Mapping[tuple[str, str], list[Any]],
+    now: datetime,
+    wrong_types: bool,
+) -> dict[str, Any]:
+    values: dict[tuple[str, str], Any] = {}
+    needs: dict[tuple[str, str], list[tuple[ast.Node, bool]]] = {}
+    if plan.node is not None and plan.leaves and draw(st.integers(0, 9)) < 8:
+        # Most profiles make one leaf decide the rule (the others on its path set so
+        # that they do not mask it), then put that leaf's attribute on a boundary: a
+        # wrong translation of the leaf then shows in the result.
+        focus = draw(st.sampled_from(plan.leaves))
+        for leaf, wanted in _sensitize(draw, plan.node, focus):
+            needs.setdefault(_key(leaf), []).append((leaf, wanted))
+    for key in _profile_keys(plan):
+        kind = plan.kinds.get(key)
+        pool = pools.get(key)
+        if key in needs and pool:
+            chosen = _satisfying(draw, pool, key, needs[key], now)
+            if chosen is not _ABSENT_CHOICE:
+                values[key] = chosen
+                continue
+        if pool is None:
+            values[key] = _ordinary(draw, key, kind, now)
+            continue
+        roll = draw(st.integers(0, 19))
+        if roll < 14:
+            values[key] = _pick(draw, pool)
+        elif key[0] == "attribute" and roll >= 17:
+            values[key] = draw(st.sampled_from(_odd(kind, wrong_types)))
+        else:
+            values[key] = _ordinary(draw, key, kind, now)
+    return _assemble(draw, values)
+
+
+#: What :func:`_satisfying` returns when no value of the pool will do.
+_ABSENT_CHOICE: Any = object()
+
+
+def _satisfying(
+    draw: st.DrawFn,
+    pool: list[Any],
+    key: tuple[str, str],
+    needs: list[tuple[ast.Node, bool]],
+    now: datetime,
+) -> Any:
+    """A value of ``pool`` on which every leaf in ``needs`` says what it must."""
+    from audience_dsl.evaluate.predicates import InvalidValue, leaf_predicate
+    from audience_dsl.semantics import Semantics
+
+    try:
+        checks = [(leaf_predicate(leaf, now, Semantics()), wanted) for leaf, wanted in needs]
+    except InvalidValue:
+        return _ABSENT_CHOICE
+    candidates = []
+    for value in pool:
+        if isinstance(value, _Lazy):
+            value = draw(value.strategy)
+        attrs, profile = _alone(key, value)
+        if all(check(attrs, profile) == wanted for check, wanted in checks):
+            candidates.append(value)
+    return draw(st.sampled_from(candidates)) if candidates else _ABSENT_CHOICE
+
+
+def _sensitize(draw: st.DrawFn, root: ast.Node, focus: ast.Node) -> list[tuple[ast.Node, bool]]:
+    """What the leaves off ``focus``'s path must say for ``focus`` to decide ``root``:
+    the other children of an ``and`` true, of an ``or`` false."""
+    parents: dict[int, ast.Node] = {}
+    for node in ast.walk(root):
+        for kid in ast.children(node):
+            parents[id(kid)] = node
+    out: list[tuple[ast.Node, bool]] = []
+    current = focus
+    while id(current) in parents:
+        parent = parents[id(current)]
+        if isinstance(parent, ast.And | ast.AllOf | ast.Or | ast.AnyOf):
+            wanted = isinstance(parent, ast.And | ast.AllOf)
+            for kid in parent.children:
+                if kid is not current:
+                    out.extend(_wants(draw, kid, wanted))
+        current = parent
+    return out
+
+
+def _odd(kind: T | None, wrong_types: bool) -> list[Any]:
+    """Missing, null and empty values, and (if asked) values of another type."""
+    out = [_ABSENT, None, _empty(kind or T.STRING)]
+    return out + list(_WRONG_TYPED[kind or T.STRING]) if wrong_types else out
+
+
+def profiles(
+    schema: Schema | Mapping[str, object] | None,
+    *,
+    now: datetime | None = None,
+    near: ast.Node | str | Mapping[str, Any] | None = None,
+    wrong_types: bool | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """User profiles in Braze's export shape whose custom attributes fit ``schema``.
+
+    Attributes may be missing or null; time values fall near ``now`` (default
+    :data:`DEFAULT_NOW`), so relative-day filters are exercised on both sides.
+
+    With ``near`` (a :class:`~audience_dsl.Rule`, an AST node, rule text or a Connected
+    Audience dict), most values are drawn on and around the rule's boundaries: each
+    constant and its neighbours (integers ±1 and ±0.5, decimals at the next float),
+    instants just inside and outside each day window and each ``before``/``after`` (±1 s,
+    ±1 h, ±1 day, the same instant at another offset, the date alone), equal and unequal
+    strings and their case variants, texts a regex finds, arrays with and without each
+    value, every subscription state, app sessions on both sides of an instant; missing,
+    null and empty values. Attributes the rule names but ``schema`` lacks are added with
+    the type the rule implies, so ``schema`` may be None when ``near`` is given.
+
+    ``wrong_types`` adds values of another type than the attribute's (``"5"`` for a
+    number); it defaults to True with ``near`` and False without, so that profiles drawn
+    without a rule fit their schema. The rule and its compiled JSON need not agree on
+    such values where the rule says ``not`` (docs/semantics.md), so compare a generator's
+    JSON with the evaluated JSON of :func:`audience_dsl.to_audience`, as docs/testing.md
+    shows.
+
+    >>> from hypothesis import given
+    >>> from audience_dsl import evaluate
+    >>> @given(profiles(None, near="age between 18 and 30"))
+    ... def test_edges(profile):
+    ...     evaluate("age between 18 and 30", profile, now=DEFAULT_NOW)
+    >>> test_edges()
+    """
+    moment = _check_now_argument(now)
+    node = _near_node(near) if near is not None else None
+    if schema is None and node is None:
+        raise InvalidArgument("profiles() needs a schema, or a rule to draw near")
+    plan = _Plan(_types_of(schema), node)
+    odd = node is not None if wrong_types is None else bool(wrong_types)
+    return _near_profiles(plan, plan.pools(moment), moment, odd)
+
+
+# ---- profiles a rule selects, or leaves out ------------------------------------------
+
+
+def _wants(draw: st.DrawFn, node: ast.Node, want: bool) -> list[tuple[ast.Node, bool]]:
+    """One way of making ``node`` come out ``want``: what each leaf on the way must say.
+
+    ``and`` wanted true needs every child true, wanted false one child (drawn) false;
+    ``or`` the other way round; ``not`` flips what it wants of its operand.
+    """
+    out: list[tuple[ast.Node, bool]] = []
+    stack: list[tuple[ast.Node, bool]] = [(node, want)]
+    while stack:
+        current, wanted = stack.pop()
+        if isinstance(current, ast.Rule):
+            stack.append((current.expr, wanted))
+        elif isinstance(current, ast.Not):
+            stack.append((current.operand, not wanted))
+        elif isinstance(current, ast.And | ast.AllOf | ast.Or | ast.AnyOf):
+            every = wanted == isinstance(current, ast.And | ast.AllOf)
+            if every:
+                stack.extend((kid, wanted) for kid in current.children)
+            else:
+                stack.append((draw(st.sampled_from(current.children)), wanted))
+        else:
+            out.append((current, wanted))
+    return out
+
+
+@st.composite
+def _deciding(
+    draw: st.DrawFn,
+    plan: _Plan,
+    pools: Mapping[tuple[str, str], list[Any]],
+    now: datetime,
+    want: bool,
+) -> dict[str, Any]:
+    from hypothesis import assume
+
+    from audience_dsl.evaluate.program import evaluate
+
+    assert plan.node is not None
+    values: dict[tuple[str, str], Any] = {}
+    needs: dict[tuple[str, str], list[tuple[ast.Node, bool]]] = {}
+    for leaf, wanted in _wants(draw, plan.node, want):
+        needs.setdefault(_key(leaf), []).append((leaf, wanted))
+    for key in _profile_keys(plan):
+        kind = plan.kinds.get(key)
+        if key not in needs:
+            values[key] = _ordinary(draw, key, kind, now)
+            continue
+        chosen = _satisfying(draw, pools[key], key, needs[key], now)
+        assume(chosen is not _ABSENT_CHOICE)
+        values[key] = chosen
+    profile = _assemble(draw, values)
+    assume(evaluate(plan.node, profile, now=now) == want)
+    return profile
+
+
+def _alone(key: tuple[str, str], value: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(custom attributes, profile) holding only ``value`` at ``key``."""
+    if key[0] == "attribute":
+        return ({} if value is _ABSENT else {key[1]: value}), {}
+    return {}, ({} if value is _ABSENT else {key[1]: value})
+
+
+def _deciding_strategy(
+    rule: ast.Node | str | Mapping[str, Any],
+    schema: Schema | Mapping[str, object] | None,
+    now: datetime | None,
+    want: bool,
+) -> st.SearchStrategy[dict[str, Any]]:
+    moment = _check_now_argument(now)
+    plan = _Plan(_types_of(schema), _near_node(rule))
+    return _deciding(plan, plan.pools(moment), moment, want)
+
+
+def matching(
+    rule: ast.Node | str | Mapping[str, Any],
+    *,
+    schema: Schema | Mapping[str, object] | None = None,
+    now: datetime | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Profiles that ``rule`` selects at ``now`` (default :data:`DEFAULT_NOW`).
+
+    Values come from the same boundaries as ``profiles(near=rule)``: a path through the
+    rule's ``and``/``or``/``not`` is drawn, and each attribute gets a boundary value that
+    makes its conditions on that path come out as needed. A rule that selects nobody
+    (``x > 3 and x < 2``) makes Hypothesis give up with an ``Unsatisfiable`` error.
+
+    >>> from audience_dsl import evaluate
+    >>> profile = matching("age between 18 and 30 and not (tier = 'gold')").example()
+    >>> evaluate("age between 18 and 30 and not (tier = 'gold')", profile, now=DEFAULT_NOW)
+    True
+    """
+    return _deciding_strategy(rule, schema, now, True)
+
+
+def not_matching(
+    rule: ast.Node | str | Mapping[str, Any],
+    *,
+    schema: Schema | Mapping[str, object] | None = None,
+    now: datetime | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Profiles that ``rule`` leaves out at ``now``; the mirror of :func:`matching`.
+
+    >>> from audience_dsl import evaluate
+    >>> profile = not_matching("age between 18 and 30").example()
+    >>> evaluate("age between 18 and 30", profile, now=DEFAULT_NOW)
+    False
+    """
+    return _deciding_strategy(rule, schema, now, False)
