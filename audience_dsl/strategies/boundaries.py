@@ -167,8 +167,9 @@ class _Lazy:
         self.strategy = strategy
 
 
-def _pick(draw: st.DrawFn, pool: list[Any]) -> Any:
-    value = draw(st.sampled_from(pool))
+def _pick(draw: st.DrawFn, pool: list[Any], core: list[Any]) -> Any:
+    use_core = bool(core) and draw(st.booleans())
+    value = draw(st.sampled_from(core if use_core else pool))
     return draw(value.strategy) if isinstance(value, _Lazy) else value
 
 
@@ -246,11 +247,42 @@ def _profile_pool(leaf: ast.Node, now: datetime) -> list[Any]:
     return out
 
 
+def _core(leaf: ast.Node, now: datetime) -> list[Any]:
+    """The values right on each boundary of a leaf, and just beside it."""
+    if isinstance(leaf, ast.Subscription | ast.LastUsedApp):
+        return _profile_pool(leaf, now)[:5]
+    if isinstance(leaf, ast.Between):
+        bounds = [b for b in (leaf.low, leaf.high) if _is_num(b)]
+        return [v for b in bounds for v in _numbers_near(b)[:3]]  # type: ignore[arg-type]
+    if isinstance(leaf, ast.In):
+        scalars = leaf.values if isinstance(leaf.values, tuple) else ()
+        return [v for value in scalars for v in _scalars_near(value)[:4]]
+    if isinstance(leaf, ast.ContainsAny | ast.ContainsAll):
+        items = [v for v in leaf.values if isinstance(v, str)] if isinstance(
+            leaf.values, tuple) else []  # fmt: skip
+        return _arrays_near(items)[: len(items) + 2]
+    assert isinstance(leaf, ast.Attribute)
+    comparison, value = leaf.comparison, leaf.value
+    if comparison in ast.TIME_COMPARISONS:
+        edges = _time_edges(comparison, value, now)[:1]
+        return [t for edge in edges for t in _times_near(edge, now)[:3]]
+    if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX) and isinstance(value, str):
+        literal = _literal(value)
+        return _strings_near(literal)[:4] if literal is not None else []
+    if comparison in (C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE) and isinstance(value, str):
+        return _arrays_near([value])[:3]
+    if comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
+        words = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str)]
+        return [s for v in words for s in _strings_near(v)[:4]]
+    return _scalars_near(value)[:4]
+
+
 class _Plan:
     """Every key a rule looks at, with its type and the values around its boundaries."""
 
     def __init__(self, types: Mapping[str, T], node: ast.Node | None) -> None:
         self.node = node
+        self.cores: dict[tuple[str, str], list[Any]] = {}
         self.leaves = _leaves(node) if node is not None else []
         self.kinds: dict[tuple[str, str], T | None] = {
             ("attribute", n): k for n, k in types.items()
@@ -271,11 +303,8 @@ class _Plan:
             found = _profile_pool(leaf, now) if key[0] == "profile" else _attribute_pool(leaf, now)
             pool.extend(found)
             # The values right on a boundary (each constant and its nearest neighbours)
-            # are where translations go wrong: they are drawn twice as often.
-            core = cores.setdefault(key, [])
-            core.extend(v for v in found[:4] if not isinstance(v, _Lazy))
-            if isinstance(leaf, ast.In) and isinstance(leaf.values, tuple):
-                core.extend(leaf.values)
+            # are where translations go wrong: half the draws from a pool take one.
+            cores.setdefault(key, []).extend(_core(leaf, now))
         for key, pool in pools.items():
             kind = self.kinds.get(key)
             if key[0] == "attribute":
@@ -294,7 +323,8 @@ class _Plan:
             core = cores.get(key, [])
             if key[0] == "attribute":
                 core.append(_ABSENT)  # users without the attribute: where `not` goes wrong
-            pool[:] = unique + core
+            pool[:] = unique
+        self.cores = cores
         return pools
 
 
@@ -362,27 +392,32 @@ def _near_profiles(
 ) -> dict[str, Any]:
     values: dict[tuple[str, str], Any] = {}
     needs: dict[tuple[str, str], list[tuple[ast.Node, bool]]] = {}
-    if plan.node is not None and plan.leaves and draw(st.integers(0, 9)) < 8:
+    focused = plan.node is not None and bool(plan.leaves) and draw(st.integers(0, 9)) < 8
+    focus: ast.Node = ast.Not(operand=ast.And(children=()))  # stands for "no focus"
+    if focused:
         # Most profiles make one leaf decide the rule (the others on its path set so
         # that they do not mask it), then put that leaf's attribute on a boundary: a
         # wrong translation of the leaf then shows in the result.
+        assert plan.node is not None
         focus = draw(st.sampled_from(plan.leaves))
         for leaf, wanted in _sensitize(draw, plan.node, focus):
             needs.setdefault(_key(leaf), []).append((leaf, wanted))
+    focus_key = _key(focus) if needs or focused else None
     for key in _profile_keys(plan):
         kind = plan.kinds.get(key)
         pool = pools.get(key)
+        core = plan.cores.get(key, [])
         if key in needs and pool:
-            chosen = _satisfying(draw, pool, key, needs[key], now)
+            chosen = _satisfying(draw, pool, core, key, needs[key], now)
             if chosen is not _ABSENT_CHOICE:
                 values[key] = chosen
                 continue
         if pool is None:
             values[key] = _ordinary(draw, key, kind, now)
             continue
-        roll = draw(st.integers(0, 19))
+        roll = 0 if key == focus_key else draw(st.integers(0, 19))
         if roll < 14:
-            values[key] = _pick(draw, pool)
+            values[key] = _pick(draw, pool, core)
         elif key[0] == "attribute" and roll >= 17:
             values[key] = draw(st.sampled_from(_odd(kind, wrong_types)))
         else:
@@ -397,11 +432,13 @@ _ABSENT_CHOICE: Any = object()
 def _satisfying(
     draw: st.DrawFn,
     pool: list[Any],
+    core: list[Any],
     key: tuple[str, str],
     needs: list[tuple[ast.Node, bool]],
     now: datetime,
 ) -> Any:
-    """A value of ``pool`` on which every leaf in ``needs`` says what it must."""
+    """A value of ``pool`` on which every leaf in ``needs`` says what it must (one of
+    ``core`` half the time, when one will do)."""
     from audience_dsl.evaluate.predicates import InvalidValue, leaf_predicate
     from audience_dsl.semantics import Semantics
 
@@ -409,12 +446,20 @@ def _satisfying(
         checks = [(leaf_predicate(leaf, now, Semantics()), wanted) for leaf, wanted in needs]
     except InvalidValue:
         return _ABSENT_CHOICE
+
+    def fits(value: Any) -> bool:
+        attrs, profile = _alone(key, value)
+        return all(check(attrs, profile) == wanted for check, wanted in checks)
+
+    near = [v for v in core if fits(v)]
+    use_core = bool(near) and draw(st.booleans())
+    if use_core:
+        return draw(st.sampled_from(near))
     candidates = []
     for value in pool:
         if isinstance(value, _Lazy):
             value = draw(value.strategy)
-        attrs, profile = _alone(key, value)
-        if all(check(attrs, profile) == wanted for check, wanted in checks):
+        if fits(value):
             candidates.append(value)
     return draw(st.sampled_from(candidates)) if candidates else _ABSENT_CHOICE
 
@@ -540,7 +585,7 @@ def _deciding(
         if key not in needs:
             values[key] = _ordinary(draw, key, kind, now)
             continue
-        chosen = _satisfying(draw, pools[key], key, needs[key], now)
+        chosen = _satisfying(draw, pools[key], plan.cores.get(key, []), key, needs[key], now)
         assume(chosen is not _ABSENT_CHOICE)
         values[key] = chosen
     profile = _assemble(draw, values)
