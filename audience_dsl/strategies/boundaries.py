@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -39,7 +41,8 @@ _WRONG_TYPED: dict[T, tuple[Any, ...]] = {
 
 
 def _empty(kind: T) -> Any:
-    return [] if kind is T.ARRAY else ""
+    """The empty value of a type that has one (Braze counts it as missing), else null."""
+    return [] if kind is T.ARRAY else "" if kind is T.STRING else None
 
 
 # ---- boundaries of a rule -------------------------------------------------------------
@@ -294,7 +297,7 @@ class _Plan:
             elif key[0] == "profile":
                 self.kinds.setdefault(key, None)
 
-    def pools(self, now: datetime) -> dict[tuple[str, str], list[Any]]:
+    def pools(self, now: datetime, wrong_types: bool) -> dict[tuple[str, str], list[Any]]:
         pools: dict[tuple[str, str], list[Any]] = {}
         cores: dict[tuple[str, str], list[Any]] = {}
         for leaf in self.leaves:
@@ -309,7 +312,8 @@ class _Plan:
             kind = self.kinds.get(key)
             if key[0] == "attribute":
                 pool.extend([_ABSENT, None, _empty(kind or T.STRING)])
-                pool.extend(_WRONG_TYPED[kind or T.STRING])
+                if wrong_types:
+                    pool.extend(_WRONG_TYPED[kind or T.STRING])
             unique: list[Any] = []
             seen: set[str] = set()
             for value in pool:
@@ -328,31 +332,54 @@ class _Plan:
         return pools
 
 
-def _ordinary(draw: st.DrawFn, key: tuple[str, str], kind: T | None, now: datetime) -> Any:
+_VOCABULARY: dict[T, tuple[Any, ...]] = {
+    T.STRING: ("a", "b", "blue", "Blue", "gold", "x y", "é", "US", "ca", "12", "vip", "-"),
+    T.NUMERIC: (0, 1, -1, 2, 7, 18, 21, 30, 100, 999, -1000, 0.5, 2.25, -3.75, 1e3),
+    T.BOOLEAN: (True, False),
+    T.ARRAY: (["a"], ["b"], ["a", "b"], ["x"], ["a", "c", "x"], ["blue", "Blue"], ["é"]),
+}
+_DAYS = (-400, -30, -7, -2, -1, 0, 1, 2, 7, 30, 400)
+
+
+@functools.cache
+def _ordinary_pool(key: tuple[str, str], kind: T | None, now: datetime) -> tuple[Any, ...]:
+    """Everyday values for a key, with missing and null ones: one draw picks one. An
+    entry drawn afresh (any text, any number) keeps variety."""
     if key == ("profile", "apps"):
-        used = draw(st.lists(stored(T.TIME, now), max_size=2))
-        return [{"name": "app", "last_used": t} for t in used] if used else _ABSENT
+        times = [iso(now + timedelta(days=d, hours=h)) for d in _DAYS for h in (0, 5)]
+        return (_ABSENT, _ABSENT, *([{"name": "app", "last_used": t}] for t in times))
     if key[0] == "profile":
-        return draw(st.sampled_from([_ABSENT, *(s.value for s in ast.State)]))
-    presence = draw(st.integers(0, 4))
-    if presence == 0:
-        return _ABSENT
-    return None if presence == 1 else draw(stored(kind or T.STRING, now))
+        return (_ABSENT, *(s.value for s in ast.State))
+    kind = kind or T.STRING
+    if kind is T.TIME:
+        values: tuple[Any, ...] = tuple(iso(now + timedelta(days=d, hours=3)) for d in _DAYS)
+    else:
+        values = _VOCABULARY[kind]
+    fresh = _Lazy(stored(kind, now))
+    return (_ABSENT,) * 3 + (None,) * 3 + values + (fresh,) * 3
+
+
+def _ordinary(draw: st.DrawFn, key: tuple[str, str], kind: T | None, now: datetime) -> Any:
+    value = draw(st.sampled_from(_ordinary_pool(key, kind, now)))
+    if isinstance(value, _Lazy):
+        return draw(value.strategy)
+    return value
 
 
 def _assemble(draw: st.DrawFn, values: Mapping[tuple[str, str], Any]) -> dict[str, Any]:
+    # Pools share their lists and dicts between draws: each profile gets its own copies.
     attributes = {
-        key[1]: value
+        key[1]: copy.deepcopy(value) if isinstance(value, list | dict) else value
         for key, value in values.items()
         if key[0] == "attribute" and value is not _ABSENT
     }
     profile: dict[str, Any] = {
-        "external_id": draw(st.from_regex(r"user-[0-9]{1,6}", fullmatch=True)),
+        "external_id": f"user-{draw(st.integers(0, 999_999))}",
         "custom_attributes": attributes,
     }
     for key, value in values.items():
         if key[0] == "profile" and value is not _ABSENT:
-            profile[key[1]] = value
+            profile[key[1]] = copy.deepcopy(value)
     return profile
 
 
@@ -532,7 +559,7 @@ def profiles(
         raise InvalidArgument("profiles() needs a schema, or a rule to draw near")
     plan = _Plan(_types_of(schema), node)
     odd = node is not None if wrong_types is None else bool(wrong_types)
-    return _near_profiles(plan, plan.pools(moment), moment, odd)
+    return _near_profiles(plan, plan.pools(moment, odd), moment, odd)
 
 
 # ---- profiles a rule selects, or leaves out ------------------------------------------
@@ -608,7 +635,7 @@ def _deciding_strategy(
 ) -> st.SearchStrategy[dict[str, Any]]:
     moment = _check_now_argument(now)
     plan = _Plan(_types_of(schema), _near_node(rule))
-    return _deciding(plan, plan.pools(moment), moment, want)
+    return _deciding(plan, plan.pools(moment, True), moment, want)
 
 
 def matching(
