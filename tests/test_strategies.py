@@ -222,3 +222,69 @@ def test_rule_texts_are_printable_and_skip_the_list_comparisons(text: str) -> No
 def test_bad_arguments_are_refused(make: Any) -> None:
     with pytest.raises(InvalidArgument):
         make().example()
+
+
+@settings(max_examples=60)
+@given(strategies.rules(schema=SCHEMA_4, max_depth=2, max_leaves=6))
+def test_max_depth_bounds_the_nesting(rule: ast.Expr) -> None:
+    from audience_dsl.strategies import _depth
+
+    assert _depth(rule) <= 2
+
+
+@pytest.mark.parametrize("mistake", strategies.MISTAKES)
+def test_each_kind_of_mistake_is_refused_by_compile(mistake: str) -> None:
+    @settings(max_examples=40)
+    @given(strategies.invalid_rule_texts(mistakes=[mistake], schema=SCHEMA_4, max_leaves=3))
+    def refused(text: str) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AudienceWarning)
+            with pytest.raises(audience_dsl.AudienceError):
+                audience_dsl.compile(text)
+
+    refused()
+
+
+def test_mistakes_are_one_edit_away_from_a_valid_rule() -> None:
+    from audience_dsl.strategies import _mistake
+
+    assert _mistake('name = "a" and age > 3', "missing quote", 0) == 'name = a" and age > 3'
+    assert _mistake('name = "a" and age > 3', "doubled operator", 1) == 'name = "a" and age > > 3'
+    assert _mistake('name = "and" and age > 3', "misspelled keyword", 0) == (
+        'name = "and" adn age > 3'
+    )
+    assert _mistake("(a > 1 or b < 2) and c", "unbalanced parenthesis", 1) == (
+        "(a > 1 or b < 2 and c"
+    )
+
+
+@settings(max_examples=60)
+@given(strategies.trigger_send_bodies(schema=SCHEMA_4))
+def test_trigger_send_bodies_pass_the_request_check(body: dict[str, Any]) -> None:
+    from audience_dsl.braze.body import check_body
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AudienceWarning)
+        check_body(body)
+    assert ("broadcast" in body) != ("recipients" in body)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [Schema, ast.Rule, ast.Node, ast.Attribute, ast.Subscription, ast.LastUsedApp, ast.In,
+     ast.Between, ast.ContainsAny, ast.ContainsAll, ast.And, ast.Or, ast.Not, ast.AllOf,
+     ast.AnyOf],
+    ids=lambda cls: cls.__name__,
+)  # fmt: skip
+def test_from_type_draws_each_registered_type(cls: type) -> None:
+    @settings(max_examples=15, suppress_health_check=[HealthCheck.filter_too_much,
+                                                      HealthCheck.too_slow])  # fmt: skip
+    @given(st.from_type(cls))
+    def drawn(value: object) -> None:
+        assert isinstance(value, cls)
+        if isinstance(value, ast.Node) and not isinstance(value, ast.AllOf | ast.AnyOf):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AudienceWarning)
+                audience_dsl.to_audience(value)
+
+    drawn()

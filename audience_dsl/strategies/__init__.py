@@ -20,16 +20,18 @@ Needs the ``strategies`` extra (``pip install audience-dsl[strategies]``).
 from __future__ import annotations
 
 import functools
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from audience_dsl.check.schema import Schema
-from audience_dsl.errors import AudienceWarning
+from audience_dsl.errors import AudienceError, AudienceWarning
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.language.ast import DataType as T
@@ -40,8 +42,10 @@ from audience_dsl.vocabulary import ALLOWED
 
 __all__ = [
     "DEFAULT_NOW",
+    "MISTAKES",
     "SUGAR",
     "audiences",
+    "invalid_rule_texts",
     "matching",
     "not_matching",
     "profiles",
@@ -49,6 +53,7 @@ __all__ = [
     "rules",
     "rules_with_profiles",
     "schemas",
+    "trigger_send_bodies",
 ]
 
 #: Comparisons the language writes, for each type, in the order of :class:`Comparison`
@@ -225,6 +230,7 @@ def rules(
     builtins: bool = True,
     comparisons: Iterable[C | str] | None = None,
     list_comparisons: bool = False,
+    max_depth: int | None = None,
 ) -> st.SearchStrategy[ast.Expr]:
     """Surface ASTs of rules that compile, over ``schema``'s attributes (drawn if None).
 
@@ -235,15 +241,19 @@ def rules(
     comparisons ``is_any_of``/``is_none_of``, which not every workspace accepts, are only
     drawn with ``list_comparisons=True``. Keeping ``max_leaves`` small (3 or 4) makes
     each drawn rule's boundaries more likely to be hit by :func:`profiles`.
+    ``max_depth`` bounds the nesting of ``and``/``or`` groups (1: a single condition).
     """
     _check_size("max_leaves", max_leaves, 1)
+    if max_depth is not None:
+        _check_size("max_depth", max_depth, 1)
     allowed = _allowed(comparisons, list_comparisons)
     forms = _sugar_forms(sugar)
     if schema is None:
         return schemas(min_size=2, max_size=6).flatmap(
             lambda drawn: rules(
-                schema=drawn, max_leaves=max_leaves, negation=negation, sugar=forms,
-                builtins=builtins, comparisons=allowed, list_comparisons=list_comparisons,
+                schema=drawn, max_leaves=max_leaves, negation=negation,
+                sugar=sugar if isinstance(sugar, bool) else forms, builtins=builtins,
+                comparisons=allowed, list_comparisons=list_comparisons, max_depth=max_depth,
             )
         )  # fmt: skip
     types = Schema.coerce(schema)
@@ -278,7 +288,28 @@ def rules(
             return st.tuples(groups, st.booleans()).map(lambda pair: _maybe_not(*pair))
         return groups
 
-    return st.recursive(base, extend, max_leaves=max_leaves)  # type: ignore[arg-type]
+    if max_depth is None:
+        return st.recursive(base, extend, max_leaves=max_leaves)  # type: ignore[arg-type]
+    tree: st.SearchStrategy[ast.Expr] = base  # type: ignore[assignment]
+    for _ in range(max_depth - 1):
+        tree = st.one_of(base, extend(tree))
+    return tree.filter(lambda rule: _leaf_count(rule) <= max_leaves)
+
+
+def _leaf_count(node: ast.Node) -> int:
+    return sum(1 for n in ast.walk(node) if not ast.children(n))
+
+
+def _depth(node: ast.Node) -> int:
+    """Levels of ``and``/``or`` groups above the deepest condition, plus one."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        grows = isinstance(current, ast.And | ast.Or)
+        stack.extend((kid, level + grows) for kid in ast.children(current))
+    return deepest
 
 
 @st.composite
@@ -327,3 +358,203 @@ def _compile_quietly(node: ast.Node) -> dict[str, Any]:
 def audiences(**kwargs: Any) -> st.SearchStrategy[dict[str, Any]]:
     """Valid Connected Audience objects: :func:`rules` compiled. Same arguments."""
     return rules(**kwargs).map(_compile_quietly)
+
+
+# ---- near-miss rules -------------------------------------------------------------------
+
+#: Keywords and a realistic misspelling of each.
+_MISSPELLED = {
+    "and": "adn", "or": "ro", "not": "nto", "contains": "contians", "between": "betwen",
+    "exists": "exsits", "before": "befor", "after": "atfer", "is": "si", "in": "inn",
+    "days": "dyas", "matches": "matchs",
+}  # fmt: skip
+_OPERATOR = re.compile(r"(?<![<>!=~])(!=|>=|<=|=|>|<|~)(?![=~])")
+_KEYWORD = re.compile(r"\b(" + "|".join(_MISSPELLED) + r")\b")
+#: The mistakes :func:`invalid_rule_texts` makes, by name.
+MISTAKES = ("missing quote", "doubled operator", "misspelled keyword", "unbalanced parenthesis")
+
+
+def _outside_strings(text: str, match: re.Match[str]) -> bool:
+    return text[: match.start()].count('"') % 2 == 0
+
+
+def _mistake(text: str, kind: str, pick: int) -> str | None:
+    """``text`` with one mistake of ``kind`` at the ``pick``-th place it fits, if any."""
+    if kind == "missing quote":
+        places = [i for i, ch in enumerate(text) if ch == '"']
+        if not places:
+            return None
+        i = places[pick % len(places)]
+        return text[:i] + text[i + 1 :]
+    if kind == "unbalanced parenthesis":
+        closing = [i for i, ch in enumerate(text) if ch == ")"]
+        if closing and pick % 2:
+            i = closing[pick % len(closing)]
+            return text[:i] + text[i + 1 :]
+        return "(" + text
+    pattern = _OPERATOR if kind == "doubled operator" else _KEYWORD
+    found = [m for m in pattern.finditer(text) if _outside_strings(text, m)]
+    if not found:
+        return None
+    m = found[pick % len(found)]
+    wrong = f"{m.group()} {m.group()}" if kind == "doubled operator" else _MISSPELLED[m.group()]
+    return text[: m.start()] + wrong + text[m.end() :]
+
+
+def _refused(text: str) -> bool:
+    from audience_dsl.pipeline import compile as compile_rule
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AudienceWarning)
+        try:
+            compile_rule(text)
+        except AudienceError:
+            return True
+    return False
+
+
+@st.composite
+def _near_miss(draw: st.DrawFn, texts: st.SearchStrategy[str], kinds: tuple[str, ...]) -> str:
+    text = draw(texts)
+    pick = draw(st.integers(0, 50))
+    for offset in range(len(kinds)):
+        kind = kinds[(pick + offset) % len(kinds)]
+        wrong = _mistake(text, kind, pick)
+        if wrong is not None and _refused(wrong):
+            return wrong
+    wrong = "(" + text  # every rule has a place for this one
+    assume(_refused(wrong))
+    return wrong
+
+
+def invalid_rule_texts(
+    *, mistakes: Iterable[str] = MISTAKES, **kwargs: Any
+) -> st.SearchStrategy[str]:
+    """Rule text with one realistic mistake, which :func:`audience_dsl.compile` refuses:
+    a missing quote, a doubled operator, a misspelled keyword or an unbalanced
+    parenthesis (``mistakes`` picks some of :data:`MISTAKES`). Other keyword arguments
+    go to :func:`rules`.
+
+    >>> from hypothesis import given, settings
+    >>> import audience_dsl
+    >>> @settings(max_examples=20)
+    ... @given(invalid_rule_texts(max_leaves=3))
+    ... def test_refused(text):
+    ...     try:
+    ...         audience_dsl.compile(text)
+    ...     except audience_dsl.AudienceError:
+    ...         pass
+    ...     else:
+    ...         raise AssertionError(text)
+    >>> test_refused()
+    """
+    kinds = tuple(mistakes)
+    unknown = [k for k in kinds if k not in MISTAKES]
+    if not kinds or unknown:
+        raise InvalidArgument(f"mistakes={list(kinds)!r}: choose some of {list(MISTAKES)}")
+    return _near_miss(rule_texts(**kwargs), kinds)
+
+
+# ---- request bodies --------------------------------------------------------------------
+
+_IDS = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789-"), min_size=1, max_size=24)
+_PROPERTIES = st.dictionaries(_NAMES, st.integers(-1000, 1000) | st.booleans() | WORDS, max_size=3)
+
+
+@st.composite
+def _bodies(draw: st.DrawFn, schema: Schema | None, max_recipients: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"campaign_id": draw(_IDS)}
+    if draw(st.booleans()):
+        body["send_id"] = draw(_IDS)
+    if draw(st.booleans()):
+        body["trigger_properties"] = draw(_PROPERTIES)
+    broadcast = draw(st.booleans())
+    if draw(st.booleans()) or (broadcast is False and draw(st.booleans())):
+        body["audience"] = draw(audiences(schema=schema, max_leaves=4))
+    if broadcast:
+        body["broadcast"] = True
+        return body
+    users = draw(st.lists(st.integers(0, 10**6), min_size=1, max_size=max_recipients,
+                          unique=True))  # fmt: skip
+    recipients = []
+    for user in users:
+        recipient: dict[str, Any] = {"external_user_id": f"user-{user}"}
+        if draw(st.integers(0, 3)) == 0:
+            recipient["trigger_properties"] = draw(_PROPERTIES)
+        recipients.append(recipient)
+    body["recipients"] = recipients
+    return body
+
+
+def trigger_send_bodies(
+    *, schema: Schema | Mapping[str, object] | None = None, max_recipients: int = 5
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Whole request bodies for ``POST /campaigns/trigger/send`` that Braze accepts: a
+    campaign id, maybe a send id and trigger properties, and either ``broadcast: true``
+    (with or without an audience) or up to ``max_recipients`` recipients (with or without
+    an audience drawn over ``schema``).
+
+    >>> from audience_dsl.braze.body import check_body
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=20)
+    ... @given(trigger_send_bodies())
+    ... def test_valid(body):
+    ...     check_body(body)
+    >>> test_valid()
+    """
+    _check_size("max_recipients", max_recipients, 1)
+    types = Schema.coerce(schema) if schema is not None else None
+    return _bodies(types, max_recipients)
+
+
+# ---- st.from_type ----------------------------------------------------------------------
+
+_SMALL = Schema({"name": "String", "age": "Numeric", "tags": "Array", "seen": "Time"})
+
+
+def _only(cls: type[ast.Node]) -> st.SearchStrategy[Any]:
+    return rules(schema=_SMALL, max_leaves=4).filter(lambda rule: type(rule) is cls)
+
+
+def _groups(cls: type[ast.And] | type[ast.Or]) -> st.SearchStrategy[Any]:
+    parts = st.lists(rules(schema=_SMALL, max_leaves=3), min_size=2, max_size=3)
+    return parts.filter(lambda ps: not any(type(p) is cls for p in ps)).map(
+        lambda ps: cls(children=tuple(ps))
+    )
+
+
+def _core_of(cls: type[ast.AllOf] | type[ast.AnyOf]) -> st.SearchStrategy[Any]:
+    from audience_dsl.braze.codec import to_core
+
+    return (
+        audiences(schema=_SMALL, max_leaves=4).map(to_core).filter(lambda node: type(node) is cls)
+    )
+
+
+def _register() -> None:
+    """Make ``st.from_type`` draw schemas, rules and each kind of AST node."""
+    builtin = _leaf(_SMALL, True, frozenset())
+    table: dict[type, st.SearchStrategy[Any]] = {
+        Schema: schemas(),
+        ast.Rule: rules().map(lambda expr: ast.Rule(expr=expr)),
+        ast.Node: rules(),
+        ast.Attribute: _leaf(_SMALL, False, _allowed(None, False)),
+        ast.Subscription: builtin.filter(lambda n: isinstance(n, ast.Subscription)),
+        ast.LastUsedApp: builtin.filter(lambda n: isinstance(n, ast.LastUsedApp)),
+        ast.In: _sugar(_SMALL, frozenset({"in", "not in"})),
+        ast.Between: _sugar(_SMALL, frozenset({"between"})),
+        ast.ContainsAny: _sugar(_SMALL, frozenset({"contains any"})),
+        ast.ContainsAll: _sugar(_SMALL, frozenset({"contains all"})),
+        ast.And: _groups(ast.And),
+        ast.Or: _groups(ast.Or),
+        ast.Not: rules(schema=_SMALL, max_leaves=3)
+        .filter(_negatable)
+        .map(lambda expr: ast.Not(operand=expr)),
+        ast.AllOf: _core_of(ast.AllOf),
+        ast.AnyOf: _core_of(ast.AnyOf),
+    }
+    for cls, strategy in table.items():
+        st.register_type_strategy(cls, strategy)
+
+
+_register()
