@@ -7,7 +7,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from audience_dsl.evaluate.program import DEFAULT_NOW
 from audience_dsl.language.ast import DataType as T
+
+__all__ = ["DEFAULT_NOW", "PRINTABLE", "WORDS", "iso", "stored"]
 
 #: Characters that print as themselves in a rule: no escapes, no Liquid braces.
 PRINTABLE = st.characters(
@@ -20,12 +23,6 @@ WORDS: st.SearchStrategy[str] = st.text(
     | PRINTABLE,
     max_size=8,
 )
-
-
-#: The instant profiles are centred on when no ``now`` is given. The ``local_braze``
-#: endpoint uses the same instant by default, so a rule evaluated locally and a rule
-#: delivered by the endpoint agree.
-DEFAULT_NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 def iso(moment: datetime) -> str:
