@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
-import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
@@ -21,13 +19,16 @@ from audience_dsl.check.schema import Schema
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.language.ast import DataType as T
-from audience_dsl.strategies.values import DEFAULT_NOW, PRINTABLE, iso, stored
+from audience_dsl.strategies.edges import (
+    ABSENT,
+    Lazy,
+    attribute_pool,
+    core_values,
+    profile_pool,
+)
+from audience_dsl.strategies.values import DEFAULT_NOW, iso, stored
 
 __all__ = ["matching", "not_matching", "profiles"]
-
-
-#: Stands for "the key is absent" in a pool of values; never leaves this module.
-_ABSENT: Any = object()
 
 
 #: Values of another type than each attribute type stores.
@@ -96,188 +97,10 @@ def _leaf_kind(leaf: ast.Node) -> T | None:
     return None
 
 
-def _numbers_near(value: int | float) -> list[int | float]:
-    if isinstance(value, int):
-        out: list[int | float] = [value, value - 1, value + 1, float(value), value - 0.5,
-                                  value + 0.5, -value]  # fmt: skip
-    else:
-        out = [value, math.nextafter(value, -math.inf), math.nextafter(value, math.inf),
-               math.floor(value), math.ceil(value), -value]  # fmt: skip
-    return [*out, 0]
-
-
-def _case_variants(text: str) -> list[str]:
-    return [text, text.upper(), text.lower(), text.swapcase(), text.capitalize()]
-
-
-def _strings_near(text: str) -> list[str]:
-    out = [*_case_variants(text), text + "x", "x" + text, f" {text}", f"{text} ", "other"]
-    if len(text) > 1:
-        out += [text[:-1], text[1:]]
-    return out
-
-
-def _literal(pattern: str) -> str | None:
-    """The text a regex made of a literal (with optional anchors) looks for, if it is one."""
-    body = pattern.removeprefix("^").removesuffix("$")
-    plain = re.sub(r"\\(.)", r"\1", body)
-    return (
-        plain
-        if (plain and re.escape(plain) == body.replace("\\-", "-"))
-        or (plain and not re.search(r"[.^$*+?{}\[\]\\|()]", body))
-        else None
-    )
-
-
-def _times_near(edge: datetime, now: datetime) -> list[str]:
-    second, hour, day = timedelta(seconds=1), timedelta(hours=1), timedelta(days=1)
-    moments = [edge, edge - second, edge + second, edge - hour, edge + hour, edge - day,
-               edge + day, now, now - second, now + second]  # fmt: skip
-    out = [iso(m) for m in moments]
-    plus_two = timezone(timedelta(hours=2))
-    out.append(edge.astimezone(plus_two).isoformat())  # the same instant, another offset
-    out.append(edge.strftime("%Y-%m-%d"))  # the date alone (midnight UTC)
-    return out
-
-
-def _time_edges(comparison: C, value: object, now: datetime) -> list[datetime]:
-    from audience_dsl.evaluate.predicates import parse_time
-
-    if comparison in (C.AFTER, C.BEFORE):
-        instant = parse_time(value)
-        return [instant] if instant is not None else []
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        span = timedelta(days=float(value))
-        if comparison in (C.LESS_THAN_X_DAYS_AGO, C.GREATER_THAN_X_DAYS_AGO):
-            return [now - span, now - span / 2]
-        return [now + span, now + span / 2]
-    return []
-
-
-def _regex_matches(pattern: str) -> st.SearchStrategy[str] | None:
-    try:
-        strategy = st.from_regex(re.compile(pattern, re.IGNORECASE), alphabet=PRINTABLE)
-        strategy.validate()
-    except Exception:  # a pattern Hypothesis cannot generate from: boundaries do without
-        return None
-    return strategy.filter(lambda s: len(s) <= 40)
-
-
-class _Lazy:
-    """A pool entry drawn from a strategy when it is picked."""
-
-    def __init__(self, strategy: st.SearchStrategy[Any]) -> None:
-        self.strategy = strategy
-
-
 def _pick(draw: st.DrawFn, pool: list[Any], core: list[Any]) -> Any:
     use_core = bool(core) and draw(st.booleans())
     value = draw(st.sampled_from(core if use_core else pool))
-    return draw(value.strategy) if isinstance(value, _Lazy) else value
-
-
-def _attribute_pool(leaf: ast.Node, now: datetime) -> list[Any]:
-    """Values on and around the boundaries of one leaf on a custom attribute."""
-    if isinstance(leaf, ast.Between):
-        return [v for bound in (leaf.low, leaf.high) if _is_num(bound)
-                for v in _numbers_near(bound)]  # type: ignore[arg-type]  # fmt: skip
-    if isinstance(leaf, ast.In):
-        scalars = leaf.values if isinstance(leaf.values, tuple) else ()
-        return [v for value in scalars for v in _scalars_near(value)]
-    if isinstance(leaf, ast.ContainsAny | ast.ContainsAll):
-        items = leaf.values if isinstance(leaf.values, tuple) else ()
-        return _arrays_near([v for v in items if isinstance(v, str)])
-    assert isinstance(leaf, ast.Attribute)
-    comparison, value = leaf.comparison, leaf.value
-    if comparison in ast.TIME_COMPARISONS:
-        return [t for edge in _time_edges(comparison, value, now) for t in _times_near(edge, now)]
-    if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX) and isinstance(value, str):
-        out: list[Any] = ["other", "x"]
-        literal = _literal(value)
-        if literal is not None:
-            out += _strings_near(literal)
-        matches = _regex_matches(value)
-        if matches is not None:
-            # Drawn only when picked: a text the regex finds, in some case.
-            out.append(_Lazy(matches.flatmap(lambda t: st.sampled_from(_case_variants(t)))))
-        return out
-    if comparison in (C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE) and isinstance(value, str):
-        return _arrays_near([value])
-    if comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
-        words = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str)]
-        return [s for v in words for s in _strings_near(v)] + _arrays_near(words)
-    if value is None:
-        return []
-    return _scalars_near(value)
-
-
-def _is_num(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _scalars_near(value: object) -> list[Any]:
-    if isinstance(value, bool):
-        return [value, not value]
-    if isinstance(value, int | float):
-        return _numbers_near(value)
-    if isinstance(value, str):
-        return _strings_near(value)
-    return []
-
-
-def _arrays_near(values: list[str]) -> list[Any]:
-    out: list[Any] = []
-    if len(values) > 1:
-        out += [values[:i] + values[i + 1 :] for i in range(len(values))]  # all but one
-    out += [list(values), [values[0]] if values else [], ["other"], [*values, "other"]]
-    for value in values:
-        out += [[value], [value, "other"], [value.upper()], [value.swapcase()], ["x" + value]]
-    return out
-
-
-def _profile_pool(leaf: ast.Node, now: datetime) -> list[Any]:
-    """Values on and around the boundaries of a built-in filter."""
-    if isinstance(leaf, ast.Subscription):
-        return [_ABSENT, *(state.value for state in ast.State)]
-    assert isinstance(leaf, ast.LastUsedApp)
-    times = [t for edge in _time_edges(leaf.comparison, leaf.value, now)
-             for t in _times_near(edge, now)]  # fmt: skip
-    out: list[Any] = [_ABSENT, []]
-    out += [[{"name": "app", "last_used": t}] for t in times]
-    if len(times) > 2:
-        # Two apps on either side of the instant: the latest session decides.
-        out.append([{"name": "a", "last_used": times[1]}, {"name": "b", "last_used": times[2]}])
-    return out
-
-
-def _core(leaf: ast.Node, now: datetime) -> list[Any]:
-    """The values right on each boundary of a leaf, and just beside it."""
-    if isinstance(leaf, ast.Subscription | ast.LastUsedApp):
-        return _profile_pool(leaf, now)[:5]
-    if isinstance(leaf, ast.Between):
-        bounds = [b for b in (leaf.low, leaf.high) if _is_num(b)]
-        return [v for b in bounds for v in _numbers_near(b)[:3]]  # type: ignore[arg-type]
-    if isinstance(leaf, ast.In):
-        scalars = leaf.values if isinstance(leaf.values, tuple) else ()
-        return [v for value in scalars for v in _scalars_near(value)[:4]]
-    if isinstance(leaf, ast.ContainsAny | ast.ContainsAll):
-        items = [v for v in leaf.values if isinstance(v, str)] if isinstance(
-            leaf.values, tuple) else []  # fmt: skip
-        return _arrays_near(items)[: len(items) + 2]
-    assert isinstance(leaf, ast.Attribute)
-    comparison, value = leaf.comparison, leaf.value
-    if comparison in ast.TIME_COMPARISONS:
-        edges = _time_edges(comparison, value, now)[:1]
-        return [t for edge in edges for t in _times_near(edge, now)[:3]]
-    if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX) and isinstance(value, str):
-        literal = _literal(value)
-        return _strings_near(literal)[:4] if literal is not None else []
-    if comparison in (C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE) and isinstance(value, str):
-        return _arrays_near([value])[:3]
-    if comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
-        words = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str)]
-        return [s for v in words for s in _strings_near(v)[:4]]
-    return _scalars_near(value)[:4]
+    return draw(value.strategy) if isinstance(value, Lazy) else value
 
 
 class _Plan:
@@ -303,22 +126,22 @@ class _Plan:
         for leaf in self.leaves:
             key = _key(leaf)
             pool = pools.setdefault(key, [])
-            found = _profile_pool(leaf, now) if key[0] == "profile" else _attribute_pool(leaf, now)
+            found = profile_pool(leaf, now) if key[0] == "profile" else attribute_pool(leaf, now)
             pool.extend(found)
             # The values right on a boundary (each constant and its nearest neighbours)
             # are where translations go wrong: half the draws from a pool take one.
-            cores.setdefault(key, []).extend(_core(leaf, now))
+            cores.setdefault(key, []).extend(core_values(leaf, now))
         for key, pool in pools.items():
             kind = self.kinds.get(key)
             if key[0] == "attribute":
-                pool.extend([_ABSENT, None, _empty(kind or T.STRING)])
+                pool.extend([ABSENT, None, _empty(kind or T.STRING)])
                 if wrong_types:
                     pool.extend(_WRONG_TYPED[kind or T.STRING])
             unique: list[Any] = []
             seen: set[str] = set()
             for value in pool:
                 mark = (
-                    "absent" if value is _ABSENT else str(id(value)) if isinstance(value, _Lazy)
+                    "absent" if value is ABSENT else str(id(value)) if isinstance(value, Lazy)
                     else f"{type(value).__name__}:{value!r}"
                 )  # fmt: skip
                 if mark not in seen:
@@ -326,7 +149,7 @@ class _Plan:
                     unique.append(value)
             core = cores.get(key, [])
             if key[0] == "attribute":
-                core.append(_ABSENT)  # users without the attribute: where `not` goes wrong
+                core.append(ABSENT)  # users without the attribute: where `not` goes wrong
             pool[:] = unique
         self.cores = cores
         return pools
@@ -347,21 +170,21 @@ def _ordinary_pool(key: tuple[str, str], kind: T | None, now: datetime) -> tuple
     entry drawn afresh (any text, any number) keeps variety."""
     if key == ("profile", "apps"):
         times = [iso(now + timedelta(days=d, hours=h)) for d in _DAYS for h in (0, 5)]
-        return (_ABSENT, _ABSENT, *([{"name": "app", "last_used": t}] for t in times))
+        return (ABSENT, ABSENT, *([{"name": "app", "last_used": t}] for t in times))
     if key[0] == "profile":
-        return (_ABSENT, *(s.value for s in ast.State))
+        return (ABSENT, *(s.value for s in ast.State))
     kind = kind or T.STRING
     if kind is T.TIME:
         values: tuple[Any, ...] = tuple(iso(now + timedelta(days=d, hours=3)) for d in _DAYS)
     else:
         values = _VOCABULARY[kind]
-    fresh = _Lazy(stored(kind, now))
-    return (_ABSENT,) * 3 + (None,) * 3 + values + (fresh,) * 3
+    fresh = Lazy(stored(kind, now))
+    return (ABSENT,) * 3 + (None,) * 3 + values + (fresh,) * 3
 
 
 def _ordinary(draw: st.DrawFn, key: tuple[str, str], kind: T | None, now: datetime) -> Any:
     value = draw(st.sampled_from(_ordinary_pool(key, kind, now)))
-    if isinstance(value, _Lazy):
+    if isinstance(value, Lazy):
         return draw(value.strategy)
     return value
 
@@ -371,14 +194,14 @@ def _assemble(draw: st.DrawFn, values: Mapping[tuple[str, str], Any]) -> dict[st
     attributes = {
         key[1]: copy.deepcopy(value) if isinstance(value, list | dict) else value
         for key, value in values.items()
-        if key[0] == "attribute" and value is not _ABSENT
+        if key[0] == "attribute" and value is not ABSENT
     }
     profile: dict[str, Any] = {
         "external_id": f"user-{draw(st.integers(0, 999_999))}",
         "custom_attributes": attributes,
     }
     for key, value in values.items():
-        if key[0] == "profile" and value is not _ABSENT:
+        if key[0] == "profile" and value is not ABSENT:
             profile[key[1]] = copy.deepcopy(value)
     return profile
 
@@ -484,7 +307,7 @@ def _satisfying(
         return draw(st.sampled_from(near))
     candidates = []
     for value in pool:
-        if isinstance(value, _Lazy):
+        if isinstance(value, Lazy):
             value = draw(value.strategy)
         if fits(value):
             candidates.append(value)
@@ -513,7 +336,7 @@ def _sensitize(draw: st.DrawFn, root: ast.Node, focus: ast.Node) -> list[tuple[a
 
 def _odd(kind: T | None, wrong_types: bool) -> list[Any]:
     """Missing, null and empty values, and (if asked) values of another type."""
-    out = [_ABSENT, None, _empty(kind or T.STRING)]
+    out = [ABSENT, None, _empty(kind or T.STRING)]
     return out + list(_WRONG_TYPED[kind or T.STRING]) if wrong_types else out
 
 
@@ -623,8 +446,8 @@ def _deciding(
 def _alone(key: tuple[str, str], value: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(custom attributes, profile) holding only ``value`` at ``key``."""
     if key[0] == "attribute":
-        return ({} if value is _ABSENT else {key[1]: value}), {}
-    return {}, ({} if value is _ABSENT else {key[1]: value})
+        return ({} if value is ABSENT else {key[1]: value}), {}
+    return {}, ({} if value is ABSENT else {key[1]: value})
 
 
 def _deciding_strategy(
@@ -651,10 +474,14 @@ def matching(
     makes its conditions on that path come out as needed. A rule that selects nobody
     (``x > 3 and x < 2``) makes Hypothesis give up with an ``Unsatisfiable`` error.
 
+    >>> from hypothesis import given, settings
     >>> from audience_dsl import evaluate
-    >>> profile = matching("age between 18 and 30 and not (tier = 'gold')").example()
-    >>> evaluate("age between 18 and 30 and not (tier = 'gold')", profile, now=DEFAULT_NOW)
-    True
+    >>> rule = "age between 18 and 30 and not (tier = 'gold')"
+    >>> @settings(max_examples=20)
+    ... @given(matching(rule))
+    ... def test_selected(profile):
+    ...     assert evaluate(rule, profile, now=DEFAULT_NOW)
+    >>> test_selected()
     """
     return _deciding_strategy(rule, schema, now, True)
 
@@ -667,9 +494,12 @@ def not_matching(
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Profiles that ``rule`` leaves out at ``now``; the mirror of :func:`matching`.
 
+    >>> from hypothesis import given, settings
     >>> from audience_dsl import evaluate
-    >>> profile = not_matching("age between 18 and 30").example()
-    >>> evaluate("age between 18 and 30", profile, now=DEFAULT_NOW)
-    False
+    >>> @settings(max_examples=20)
+    ... @given(not_matching("age between 18 and 30"))
+    ... def test_left_out(profile):
+    ...     assert not evaluate("age between 18 and 30", profile, now=DEFAULT_NOW)
+    >>> test_left_out()
     """
     return _deciding_strategy(rule, schema, now, False)

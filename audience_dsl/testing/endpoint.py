@@ -186,9 +186,12 @@ class LocalBraze:
     def start(self) -> LocalBraze:
         handler = type("Handler", (_Handler,), {"braze": self})
         self._server = _Server((self._host, self._port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True,
-                                        name="local-braze")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name="local-braze",
+        )
         self._thread.start()
         return self
 
@@ -201,8 +204,9 @@ class LocalBraze:
     def __enter__(self) -> LocalBraze:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -350,8 +354,9 @@ class LocalBraze:
             self._state.buckets[name] = bucket
         return bucket
 
-    def _take(self, names: Sequence[str], *, count: bool = True
-              ) -> tuple[bool, dict[str, str], float]:
+    def _take(
+        self, names: Sequence[str], *, count: bool = True
+    ) -> tuple[bool, dict[str, str], float]:
         """Count a request against its buckets; (allowed, headers, reset)."""
         with self._lock:
             now = self.clock()
@@ -363,8 +368,13 @@ class LocalBraze:
                 for bucket in buckets:
                     bucket.used += 1
             tight = min(buckets, key=lambda b: (b.capacity - b.used, -b.end))
-            return allowed, _limit_headers(tight.capacity, tight.capacity - tight.used,
-                                           tight.end, tight.length), tight.end
+            return (
+                allowed,
+                _limit_headers(
+                    tight.capacity, tight.capacity - tight.used, tight.end, tight.length
+                ),
+                tight.end,
+            )
 
     # ---- processing ----
 
@@ -390,8 +400,10 @@ class LocalBraze:
                 warnings.simplefilter("ignore")
                 _braze.validate(audience, schema_types=self.attribute_types)
         except ValidationError as exc:
-            return [f"{dispatch_id}: Error sending to invalid audience: {path}: {message}"
-                    for path, message in exc.problems]
+            return [
+                f"{dispatch_id}: Error sending to invalid audience: {path}: {message}"
+                for path, message in exc.problems
+            ]
         return []
 
     def _deliver(self, body: Mapping[str, Any], dispatch_id: str) -> list[Delivery]:
@@ -431,9 +443,11 @@ class LocalBraze:
                     return profile
             elif "user_alias" in recipient:
                 alias = recipient["user_alias"]
-                if any(a.get("alias_name") == alias.get("alias_name")
-                       and a.get("alias_label") == alias.get("alias_label")
-                       for a in profile.get("user_aliases", ())):
+                if any(
+                    a.get("alias_name") == alias.get("alias_name")
+                    and a.get("alias_label") == alias.get("alias_label")
+                    for a in profile.get("user_aliases", ())
+                ):
                     return profile
         return None
 
@@ -506,9 +520,13 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path
         body: Any = None
 
-        def answer(status: int, payload: Mapping[str, Any],
-                   headers: Mapping[str, str] | None = None, reset: float | None = None,
-                   why: str | None = None) -> None:
+        def answer(
+            status: int,
+            payload: Mapping[str, Any],
+            headers: Mapping[str, str] | None = None,
+            reset: float | None = None,
+            why: str | None = None,
+        ) -> None:
             braze._log(Received(arrived, path, body, status, why, reset))
             self._answer(status, payload, headers)
 
@@ -549,8 +567,7 @@ class _Handler(BaseHTTPRequestHandler):
         allowed, headers, reset = braze._take(names, count=fault != "429")
         if fault == "429":
             reset = braze.clock() + braze.fault_reset_after
-            headers = {**headers, "x-ratelimit-remaining": "0",
-                       "x-ratelimit-reset": f"{reset:.3f}"}
+            headers = {**headers, "x-ratelimit-remaining": "0", "x-ratelimit-reset": f"{reset:.3f}"}
             answer(429, {"message": "Rate Limited"}, headers, reset, fault)
             return
         if not allowed:
@@ -563,16 +580,22 @@ class _Handler(BaseHTTPRequestHandler):
             answer(400, {"message": "Invalid Campaign ID"}, headers)
             return
         if isinstance(recipients, list) and len(recipients) > MAX_RECIPIENTS:
-            answer(400, {"message": "The max number of external_ids and aliases per request "
-                                    "was exceeded"}, headers)
+            answer(
+                400,
+                {"message": "The max number of external_ids and aliases per request was exceeded"},
+                headers,
+            )
             return
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 check_body(body, lenient_broadcast=braze.lenient_broadcast)
         except InvalidRequestError as exc:
-            answer(400, {"message": "Bad Request",
-                         "errors": [f"{p}: {m}" for p, m in exc.problems]}, headers)
+            answer(
+                400,
+                {"message": "Bad Request", "errors": [f"{p}: {m}" for p, m in exc.problems]},
+                headers,
+            )
             return
         accepted = braze._accept(body)
         if fault == "drop_after":
@@ -598,8 +621,9 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
-    def _answer(self, status: int, payload: Mapping[str, Any],
-                headers: Mapping[str, str] | None = None) -> None:
+    def _answer(
+        self, status: int, payload: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
