@@ -14,11 +14,13 @@ This module holds the public names only; :mod:`audience_dsl.pipeline` composes t
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import TYPE_CHECKING, Any
 
-from audience_dsl.braze.decompile import decompile
-from audience_dsl.braze.validate import validate
-from audience_dsl.check import Schema
+# The errors, the AST and the positions are light and always needed; everything else is
+# imported on first use, so `import audience_dsl` (and the pytest plugin, which lives in
+# the package) costs little.
 from audience_dsl.errors import (
     AudienceError,
     AudienceSyntaxError,
@@ -32,17 +34,55 @@ from audience_dsl.errors import (
     UnsupportedError,
     ValidationError,
 )
-from audience_dsl.evaluate import Explanation, Preview, evaluate, explain, preview
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Rule
-from audience_dsl.language.printer import print_rule
-from audience_dsl.pipeline import compile, format, parse, to_audience
-from audience_dsl.semantics import Semantics, WrongType
 from audience_dsl.source import Source, Span
 from audience_dsl.version import __version__ as __version__
 
+if TYPE_CHECKING:
+    from audience_dsl.braze.decompile import decompile
+    from audience_dsl.braze.validate import validate
+    from audience_dsl.check import Schema
+    from audience_dsl.evaluator import Explanation, Preview, evaluate, explain, preview
+    from audience_dsl.language.printer import print_rule
+    from audience_dsl.pipeline import compile, format, parse, to_audience
+    from audience_dsl.semantics import Semantics, WrongType
+
 # `audience_dsl.ast` is where the AST's node types have always been importable from.
 sys.modules[f"{__name__}.ast"] = ast
+
+#: Where each public name that is imported on first use lives.
+_LAZY: dict[str, str] = {
+    "Explanation": "audience_dsl.evaluator",
+    "Preview": "audience_dsl.evaluator",
+    "Schema": "audience_dsl.check",
+    "Semantics": "audience_dsl.semantics",
+    "WrongType": "audience_dsl.semantics",
+    "compile": "audience_dsl.pipeline",
+    "decompile": "audience_dsl.braze.decompile",
+    "evaluate": "audience_dsl.evaluator",
+    "explain": "audience_dsl.evaluator",
+    "format": "audience_dsl.pipeline",
+    "parse": "audience_dsl.pipeline",
+    "preview": "audience_dsl.evaluator",
+    "print_rule": "audience_dsl.language.printer",
+    "to_audience": "audience_dsl.pipeline",
+    "validate": "audience_dsl.braze.validate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # found once, then an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "AudienceError",

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from audience_dsl.evaluate import preview
+from audience_dsl.evaluator import preview
 
 NOW = datetime(2024, 1, 15, 12, tzinfo=UTC)
 RULE = (

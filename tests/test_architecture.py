@@ -72,6 +72,20 @@ def test_modules_stay_small_or_say_why(path: Path) -> None:
 
 def test_the_pipeline_is_visible_at_the_top() -> None:
     names = {p.name for p in PACKAGE.iterdir() if not p.name.startswith((".", "__pycache__"))}
-    stages = {"language", "check", "lower.py", "semantics.py", "braze", "evaluate", "sender",
+    stages = {"language", "check", "lower.py", "semantics.py", "braze", "evaluator", "sender",
               "testing", "cli", "pipeline.py"}  # fmt: skip
     assert stages <= names, stages - names
+
+
+def test_the_pytest_plugin_loads_nothing_heavy() -> None:
+    # Every pytest run in an environment with audience-dsl installed loads the plugin.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, audience_dsl.testing.plugin; "
+        "print(sorted(m for m in ('lark', 'pydantic', 'httpx', 'audience_dsl.testing.endpoint',"
+        " 'audience_dsl.pipeline', 'audience_dsl.evaluator') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from audience_dsl import evaluate, strategies
 from audience_dsl.braze.limits import Limits
-from audience_dsl.evaluate import DEFAULT_NOW
+from audience_dsl.evaluator import DEFAULT_NOW
 from audience_dsl.sender import BrazeClient
 from audience_dsl.testing import LocalBraze
 from audience_dsl.testing.plugin import test_limits

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audience_dsl import AudienceWarning, UnsupportedError, ast, compile, to_audience
-from audience_dsl.evaluate import evaluate
+from audience_dsl.evaluator import evaluate
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.semantics import Semantics, WrongType
 
@@ -330,7 +330,7 @@ def test_refused_negation_has_no_exact_json(
 @settings(max_examples=100)
 @given(rules_without_time, profiles())
 def test_preview_agrees_with_evaluate(rule: ast.Node, profile: dict[str, Any]) -> None:
-    from audience_dsl.evaluate import preview
+    from audience_dsl.evaluator import preview
 
     users = [profile, {"custom_attributes": {}}, profile]
     result = preview(rule, users, now=NOW)

@@ -289,7 +289,7 @@ def _satisfying(
 ) -> Any:
     """A value of ``pool`` on which every leaf in ``needs`` says what it must (one of
     ``core`` half the time, when one will do)."""
-    from audience_dsl.evaluate.predicates import InvalidValue, leaf_predicate
+    from audience_dsl.evaluator.predicates import InvalidValue, leaf_predicate
     from audience_dsl.semantics import Semantics
 
     try:
@@ -423,7 +423,7 @@ def _deciding(
 ) -> dict[str, Any]:
     from hypothesis import assume
 
-    from audience_dsl.evaluate.program import evaluate
+    from audience_dsl.evaluator.program import evaluate
 
     assert plan.node is not None
     values: dict[tuple[str, str], Any] = {}

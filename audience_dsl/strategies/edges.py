@@ -84,7 +84,7 @@ def times_near(edge: datetime, now: datetime) -> list[str]:
 
 
 def time_edges(comparison: C, value: object, now: datetime) -> list[datetime]:
-    from audience_dsl.evaluate.predicates import parse_time
+    from audience_dsl.evaluator.predicates import parse_time
 
     if comparison in (C.AFTER, C.BEFORE):
         instant = parse_time(value)

@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from audience_dsl.evaluate.program import DEFAULT_NOW
+from audience_dsl.evaluator.program import DEFAULT_NOW
 from audience_dsl.language.ast import DataType as T
 
 __all__ = ["DEFAULT_NOW", "PRINTABLE", "WORDS", "iso", "stored"]

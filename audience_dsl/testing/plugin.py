@@ -4,7 +4,7 @@ It stays small, and imports the endpoint only when a test asks for a fixture.
 
 * ``local_braze_server`` (session): one running :class:`~audience_dsl.testing.LocalBraze`
   (campaign ``c1``, key ``k1``) with :data:`TEST_LIMITS` and ``now`` =
-  :data:`audience_dsl.evaluate.DEFAULT_NOW`, the instant the strategies centre profiles
+  :data:`audience_dsl.evaluator.DEFAULT_NOW`, the instant the strategies centre profiles
   on. Inside ``@given``, take one clean endpoint per example with
   ``with local_braze_server.example(profiles=..., now=...) as braze:``.
 * ``local_braze`` (function): the same endpoint, clean for the test, with the settings
@@ -51,7 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session", name="local_braze_server")
 def local_braze_server() -> Iterator[LocalBraze]:
     """One running endpoint for the session; see the module docstring."""
-    from audience_dsl.evaluate import DEFAULT_NOW
+    from audience_dsl.evaluator import DEFAULT_NOW
     from audience_dsl.testing.endpoint import LocalBraze
 
     with LocalBraze(limits=test_limits(), now=DEFAULT_NOW) as braze:

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from audience_dsl.errors import ValidationError
-from audience_dsl.evaluate.explain import condition_text
-from audience_dsl.evaluate.program import LEAF, build_program, custom_attributes_of
+from audience_dsl.evaluator.explain import condition_text
+from audience_dsl.evaluator.program import LEAF, build_program, custom_attributes_of
 from audience_dsl.language import ast
 from audience_dsl.semantics import Semantics
 from audience_dsl.source import Span
@@ -55,7 +55,7 @@ def preview(
     rule: str | ast.Node | Mapping[str, Any],
     users: Iterable[Mapping[str, Any]] | str | os.PathLike[str],
     *,
-    now: datetime,
+    now: datetime | None = None,
     sample: int = 10,
     semantics: Semantics = Semantics(),
 ) -> Preview:

@@ -11,8 +11,8 @@ follows it; where the behaviour had to be inferred, the choice is a named field 
 one-word change.
 
 Three entry points share one compiled form of a rule
-(:mod:`~audience_dsl.evaluate.program`): every leaf becomes a predicate closure
-(:mod:`~audience_dsl.evaluate.predicates`), built once, and the AND/OR/NOT structure
+(:mod:`~audience_dsl.evaluator.program`): every leaf becomes a predicate closure
+(:mod:`~audience_dsl.evaluator.predicates`), built once, and the AND/OR/NOT structure
 becomes a flat post-order program run with an explicit stack, so that trees of any
 depth work.
 
@@ -23,15 +23,15 @@ depth work.
 
 from __future__ import annotations
 
-from audience_dsl.evaluate.explain import Explanation, Step, explain
-from audience_dsl.evaluate.predicates import (
+from audience_dsl.evaluator.explain import Explanation, Step, explain
+from audience_dsl.evaluator.predicates import (
     compile_regex,
     last_used,
     parse_time,
     subscription_state,
 )
-from audience_dsl.evaluate.preview import LeafCount, Preview, preview
-from audience_dsl.evaluate.program import DEFAULT_NOW, evaluate
+from audience_dsl.evaluator.preview import LeafCount, Preview, preview
+from audience_dsl.evaluator.program import DEFAULT_NOW, evaluate
 
 __all__ = [
     "DEFAULT_NOW",
