@@ -1,10 +1,12 @@
 """Hypothesis strategies for property tests of code that uses audience rules.
 
-Everything drawn is valid: rules compile (each attribute keeps one data type, ``not`` is
-only put over conditions Braze can negate exactly), audiences pass
-:func:`audience_dsl.validate`, and profiles fit their schema. Shrinking works on the
-trees (they are built with :func:`hypothesis.strategies.recursive`), and rule text is
-obtained by printing a drawn tree, so it shrinks with it.
+Rules compile (each attribute keeps one data type, ``not`` is only put over conditions
+Braze can negate exactly), audiences pass :func:`audience_dsl.validate`, request bodies
+pass the request check, and profiles drawn without a rule fit their schema; profiles
+drawn ``near`` a rule also hold missing, empty and wrong-typed values, on purpose
+(:mod:`~audience_dsl.strategies.boundaries`), and :func:`invalid_rule_texts` are refused
+on purpose. Shrinking works on the trees, and rule text is obtained by printing a drawn
+tree, so it shrinks with it. docs/testing.md shows the recipe.
 
 >>> import audience_dsl
 >>> from hypothesis import given
