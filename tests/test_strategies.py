@@ -89,7 +89,7 @@ from hypothesis import HealthCheck, find  # noqa: E402
 
 from audience_dsl.strategies import DEFAULT_NOW  # noqa: E402
 
-AIM = settings(max_examples=300, database=None)
+AIM = settings(max_examples=500, database=None, derandomize=True)  # reproducible finds
 
 
 def _value_of(name: str) -> Any:
@@ -288,3 +288,42 @@ def test_from_type_draws_each_registered_type(cls: type) -> None:
                 audience_dsl.to_audience(value)
 
     drawn()
+
+
+@settings(max_examples=80)
+@given(strategies.rule_texts(schema=SCHEMA_4, escapes=True, max_leaves=4))
+def test_rules_with_escapes_compile_and_print_back(text: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AudienceWarning)
+        audience_dsl.compile(text)
+    assert audience_dsl.format(text) == text
+
+
+def test_escapes_are_drawn_only_when_asked() -> None:
+    find(strategies.rule_texts(schema=SCHEMA_4, escapes=True), lambda t: "\\u" in t,
+         settings=AIM)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("data_type", "check"),
+    [
+        ("Numeric", lambda v: type(v) in (int, float) and abs(v) <= 10**6
+         and round(v, 2) == v),
+        ("String", lambda v: type(v) is str and v.isprintable() and "\\" not in v),
+        ("Boolean", lambda v: type(v) is bool),
+        ("Time", lambda v: audience_dsl.compile(f"t after {v}") is not None),
+        ("Array", lambda v: type(v) is str),
+    ],
+)  # fmt: skip
+def test_values_per_type(data_type: str, check: Any) -> None:
+    @settings(max_examples=40)
+    @given(strategies.values(data_type))
+    def drawn(value: Any) -> None:
+        assert check(value), value
+
+    drawn()
+
+
+def test_values_refuse_a_comparison_the_type_lacks() -> None:
+    with pytest.raises(InvalidArgument):
+        strategies.values("Boolean", comparison="greater_than").example()

@@ -56,6 +56,7 @@ __all__ = [
     "rules_with_profiles",
     "schemas",
     "trigger_send_bodies",
+    "values",
 ]
 
 #: Comparisons the language writes, for each type, in the order of :class:`Comparison`
@@ -97,7 +98,15 @@ def schemas(*, min_size: int = 1, max_size: int = 8) -> st.SearchStrategy[Schema
     ).map(Schema)
 
 
-def _value(kind: T, comparison: C) -> st.SearchStrategy[Any]:
+#: Any text a rule can hold: control characters, quotes, backslashes and characters
+#: outside the Basic Multilingual Plane, which the printer writes as escapes. No lone
+#: surrogates (no rule can hold one) and no Liquid (which Braze would evaluate).
+_ESCAPED: st.SearchStrategy[str] = st.text(st.characters(codec="utf-8"), max_size=8).filter(
+    lambda s: "{{" not in s and "{%" not in s
+)
+
+
+def _value(kind: T, comparison: C, words: st.SearchStrategy[str] = WORDS) -> st.SearchStrategy[Any]:
     if comparison in (C.EXISTS, C.DOES_NOT_EXIST):
         return st.none()
     if comparison in ast.RELATIVE_DAYS:
@@ -105,7 +114,7 @@ def _value(kind: T, comparison: C) -> st.SearchStrategy[Any]:
     if comparison in (C.AFTER, C.BEFORE):
         return _INSTANTS.map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"))
     if comparison in (C.IS_ANY_OF, C.IS_NONE_OF):
-        return WORDS | st.lists(WORDS, min_size=1, max_size=3).map(tuple)
+        return words | st.lists(words, min_size=1, max_size=3).map(tuple)
     if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX):
         return st.sampled_from(["^a", "b$", "[0-9]+", "x|y", "a.c", "\\d", "^$", "é"])
     if kind is T.NUMERIC:
@@ -114,12 +123,46 @@ def _value(kind: T, comparison: C) -> st.SearchStrategy[Any]:
         ).map(float)
     if kind is T.BOOLEAN:
         return st.booleans()
-    return WORDS.filter(bool) if comparison in (C.EQUALS, C.NOT_EQUAL) else WORDS
+    return words.filter(bool) if comparison in (C.EQUALS, C.NOT_EQUAL) else words
+
+
+def values(
+    data_type: T | str, *, comparison: C | str | None = None, escapes: bool = False
+) -> st.SearchStrategy[Any]:
+    """Values a condition on an attribute of ``data_type`` compares with, as :func:`rules`
+    draws them (for ``comparison``, default ``equals``; ``after`` for Time,
+    ``includes_value`` for Array): printable strings (any text with ``escapes=True``),
+    numbers within ±1,000,000 with at most two decimals, ISO 8601 instants, day counts.
+
+    >>> from hypothesis import given
+    >>> @given(values("Numeric"))
+    ... def test_sane(number):
+    ...     assert abs(number) <= 1_000_000
+    >>> test_sane()
+    """
+    try:
+        kind = T(data_type)
+    except ValueError:
+        raise InvalidArgument(
+            f"data_type={data_type!r}: the types are {', '.join(t.value for t in T)}"
+        ) from None
+    default = {T.TIME: C.AFTER, T.ARRAY: C.INCLUDES_VALUE}.get(kind, C.EQUALS)
+    try:
+        chosen = C(comparison) if comparison is not None else default
+    except ValueError:
+        raise InvalidArgument(f"comparison={comparison!r} is not a comparison") from None
+    if chosen not in ALLOWED[kind]:
+        raise InvalidArgument(f"{kind.value} attributes do not take {chosen.value}")
+    return _value(kind, chosen, _ESCAPED if escapes else WORDS)
 
 
 @st.composite
 def _leaf(
-    draw: st.DrawFn, schema: Mapping[str, T], builtins: bool, allowed: frozenset[C]
+    draw: st.DrawFn,
+    schema: Mapping[str, T],
+    builtins: bool,
+    allowed: frozenset[C],
+    words: st.SearchStrategy[str] = WORDS,
 ) -> ast.Node:
     usable = sorted(n for n, k in schema.items() if any(c in allowed for c in _WRITABLE[k]))
     if builtins and (not usable or draw(st.integers(0, 9)) == 0):
@@ -136,7 +179,7 @@ def _leaf(
     name = draw(st.sampled_from(usable))
     kind = schema[name]
     comparison = draw(st.sampled_from([c for c in _WRITABLE[kind] if c in allowed]))
-    value = draw(_value(kind, comparison))
+    value = draw(_value(kind, comparison, words))
     return ast.Attribute(name=name, comparison=comparison, value=value)
 
 
@@ -175,20 +218,27 @@ def _sugar_choices(schema: Mapping[str, T], forms: frozenset[str]) -> list[str]:
 
 
 @st.composite
-def _sugar(draw: st.DrawFn, schema: Mapping[str, T], forms: frozenset[str]) -> ast.Node:
+def _sugar(
+    draw: st.DrawFn,
+    schema: Mapping[str, T],
+    forms: frozenset[str],
+    words: st.SearchStrategy[str] = WORDS,
+) -> ast.Node:
     choice = draw(st.sampled_from(_sugar_choices(schema, forms)))
     if choice in ("in", "not in"):
         scalars = sorted(n for n, k in schema.items() if k in (T.STRING, T.NUMERIC, T.BOOLEAN))
         name = draw(st.sampled_from(scalars))
         # Two values at least: with one, `in` is `=` and any/all have no boundary.
-        values = tuple(draw(st.lists(_value(schema[name], C.EQUALS), min_size=2, max_size=4)))
+        values = tuple(
+            draw(st.lists(_value(schema[name], C.EQUALS, words), min_size=2, max_size=4))
+        )
         return ast.In(name=name, values=values, negated=choice == "not in")
     if choice == "between":
         name = draw(st.sampled_from(sorted(n for n, k in schema.items() if k is T.NUMERIC)))
         low, high = sorted(draw(st.lists(st.integers(-1000, 1000), min_size=2, max_size=2)))
         return ast.Between(name=name, low=low, high=high)
     name = draw(st.sampled_from(sorted(n for n, k in schema.items() if k is T.ARRAY)))
-    items = tuple(draw(st.lists(_value(T.ARRAY, C.INCLUDES_VALUE), min_size=2, max_size=4)))
+    items = tuple(draw(st.lists(_value(T.ARRAY, C.INCLUDES_VALUE, words), min_size=2, max_size=4)))
     return (ast.ContainsAny if choice == "contains any" else ast.ContainsAll)(
         name=name, values=items
     )
@@ -233,6 +283,7 @@ def rules(
     comparisons: Iterable[C | str] | None = None,
     list_comparisons: bool = False,
     max_depth: int | None = None,
+    escapes: bool = False,
 ) -> st.SearchStrategy[ast.Expr]:
     """Surface ASTs of rules that compile, over ``schema``'s attributes (drawn if None).
 
@@ -244,6 +295,8 @@ def rules(
     drawn with ``list_comparisons=True``. Keeping ``max_leaves`` small (3 or 4) makes
     each drawn rule's boundaries more likely to be hit by :func:`profiles`.
     ``max_depth`` bounds the nesting of ``and``/``or`` groups (1: a single condition).
+    Strings are printable (the printed rule holds no escapes) unless ``escapes=True``,
+    which draws any text: control characters, quotes, characters beyond U+FFFF.
     """
     _check_size("max_leaves", max_leaves, 1)
     if max_depth is not None:
@@ -256,6 +309,7 @@ def rules(
                 schema=drawn, max_leaves=max_leaves, negation=negation,
                 sugar=sugar if isinstance(sugar, bool) else forms, builtins=builtins,
                 comparisons=allowed, list_comparisons=list_comparisons, max_depth=max_depth,
+                escapes=escapes,
             )
         )  # fmt: skip
     types = Schema.coerce(schema)
@@ -268,16 +322,17 @@ def rules(
             "no attribute of the schema takes any of the comparisons or sugar asked for, "
             "and builtins=False: there is nothing to draw"
         )
-    base: st.SearchStrategy[ast.Node] = _leaf(types, builtins, allowed)
+    words = _ESCAPED if escapes else WORDS
+    base: st.SearchStrategy[ast.Node] = _leaf(types, builtins, allowed, words)
     if sugared and (plain or builtins) and sugar is True:
         # One leaf in four is sugar: most rules people write are plain comparisons.
-        plain_or_sugar = (base, _sugar(types, forms))
+        plain_or_sugar = (base, _sugar(types, forms, words))
         base = st.sampled_from((0, 0, 0, 1)).flatmap(lambda i: plain_or_sugar[i])
     elif sugared and (plain or builtins):
         # Sugar forms asked for by name are what the test is about: one leaf in two.
-        base = st.one_of(base, _sugar(types, forms))
+        base = st.one_of(base, _sugar(types, forms, words))
     elif sugared:
-        base = _sugar(types, forms)
+        base = _sugar(types, forms, words)
     if negation:
         base = st.tuples(base, st.booleans()).map(lambda pair: _maybe_not(*pair))  # type: ignore[arg-type]
 
