@@ -28,6 +28,7 @@ each diagnostic as a caret diagram under the offending text.
 from __future__ import annotations
 
 import sys
+import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -429,10 +430,20 @@ def _window(line_text: str, spans: list[Span]) -> tuple[str, int]:
 
 
 def _underline(line_text: str, span: Span, mark: str) -> str:
-    """Spaces up to the span's column (tabs kept, so carets line up) then the marks."""
+    """Spaces up to the span's column (tabs kept, so carets line up) then the marks, each
+    character counted by its display width (two columns for East Asian wide ones)."""
     start = span.column - 1
     stop = span.end_column - 1 if span.end_line == span.line else len(line_text)
     stop = max(stop, start + 1)
-    lead = "".join("\t" if ch == "\t" else " " for ch in line_text[:start])
-    lead += " " * (start - len(lead))
-    return lead + mark * (stop - start)
+    lead = "".join("\t" if ch == "\t" else " " * _width(ch) for ch in line_text[:start])
+    lead += " " * (start - len(line_text[:start]))
+    beyond = stop - max(start, len(line_text))  # past the end of the line: one column each
+    marked = sum(_width(ch) for ch in line_text[start:stop]) + max(0, beyond)
+    return lead + mark * max(1, marked)
+
+
+def _width(ch: str) -> int:
+    """Columns a character takes on a terminal: 2 for wide, 0 for combining marks."""
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1

@@ -19,3 +19,6 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+#: ``pytester`` runs small pytest sessions in tests of the pytest plugin.
+pytest_plugins = ("pytester",)

@@ -16,21 +16,26 @@ class Limits:
 
     Broadcasts: ``broadcast_per_minute`` over all audiences and ``per_audience_per_minute``
     for each unique audience; recipient calls: ``requests_per_hour`` from the pool shared
-    with other endpoints. ``minute``/``hour`` are the window lengths in seconds (windows
+    with other endpoints; ``GET /custom_attributes``: ``custom_attributes_per_hour``.
+    ``minute``/``hour`` are the window lengths in seconds (windows
     start on the clock's multiples of their length, as Braze's hourly window does).
     """
 
     broadcast_per_minute: int = 250
     per_audience_per_minute: int = 10
     requests_per_hour: int = 250_000
+    custom_attributes_per_hour: int = 1_000
     minute: float = 60.0
     hour: float = 3600.0
 
     def window(self, bucket: str) -> tuple[float, int]:
         """(length in seconds, requests allowed) of a bucket: ``"hour"`` (recipient calls),
-        ``"minute"`` (all broadcasts), or any other name (one unique audience)."""
+        ``"minute"`` (all broadcasts), ``"custom_attributes"`` (``GET /custom_attributes``),
+        or any other name (one unique audience)."""
         if bucket == "hour":
             return self.hour, self.requests_per_hour
+        if bucket == "custom_attributes":
+            return self.hour, self.custom_attributes_per_hour
         if bucket == "minute":
             return self.minute, self.broadcast_per_minute
         return self.minute, self.per_audience_per_minute

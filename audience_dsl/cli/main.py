@@ -1,382 +1,161 @@
-"""The ``audience-dsl`` command line. It calls only the public API.
+"""The ``audience-dsl`` command line: the parser, and one place that turns every
+outcome into an exit status.
 
-Exit status: 0 success, 1 a user error (the rule, JSON or parameters are wrong; the
-diagnostic is on standard error), 2 a usage error (bad arguments, unreadable file),
-3 for ``send`` when the request went out but not every recipient was accepted.
+Each group of subcommands lives in its own module and adds its parsers here:
+
+- :mod:`~audience_dsl.cli.rules`: ``compile``, ``check``, ``fmt``
+- :mod:`~audience_dsl.cli.audiences`: ``decompile``, ``validate``
+- :mod:`~audience_dsl.cli.users`: ``preview``, ``explain``
+- :mod:`~audience_dsl.cli.schema`: ``schema infer``, ``schema pull``
+- :mod:`~audience_dsl.cli.send`: ``send`` (its live display: :mod:`~audience_dsl.cli.progress`)
+- :mod:`~audience_dsl.cli.completion`: ``completion``
+
+What they share: :mod:`~audience_dsl.cli.common` (exit statuses, reading rules and files)
+and :mod:`~audience_dsl.cli.output` (diagnostics as text, JSON or annotations).
+
+Exit status (docs/cli.md): 0 success; 1 a mistake in the input (diagnostics on standard
+error); 2 a usage error (``audience-dsl: ...``); 3 ``send``: requests went out but not
+every recipient was accepted; 4 ``send``: nothing could be sent; 70 a bug in audience-dsl;
+130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import os
 import sys
-import warnings
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any, TextIO
+from collections.abc import Sequence
 
-from audience_dsl.errors import AudienceError, AudienceWarning
-from audience_dsl.pipeline import compile as compile_rule
-from audience_dsl.pipeline import format as format_rule
-from audience_dsl.pipeline import parse, read_rule
+from audience_dsl.cli.common import EXIT_INPUT, EXIT_USAGE, InputError, UsageError
+from audience_dsl.cli.output import Problem, Reporter, colour_for, words
+from audience_dsl.errors import AudienceError
 from audience_dsl.version import __version__
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
-EXIT_USER_ERROR = 1
-EXIT_USAGE = 2
+#: Interrupted with Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+#: A bug in audience-dsl itself (EX_SOFTWARE): a one-line report instead of a traceback,
+#: the traceback with ``AUDIENCE_DSL_TRACEBACK=1``.
+EXIT_BUG = 70
 
-
-class _UsageError(Exception):
-    pass
-
-
-def _stdin_rule() -> str:
-    """The rule on standard input, read as bytes where there are any (so UTF-8 is checked)."""
-    stream = getattr(sys.stdin, "buffer", None)
-    return read_rule(stream.read() if stream is not None else sys.stdin.read(), "<stdin>")
-
-
-def _read_rule(args: argparse.Namespace) -> tuple[str, str]:
-    """The rule text and the name to show in diagnostics."""
-    if args.file is not None and args.rule is not None:
-        raise _UsageError("give the rule as an argument or with --file, not both")
-    if args.file is not None:
-        if args.file == "-":
-            return _stdin_rule(), "<stdin>"
-        try:
-            with open(args.file, "rb") as handle:
-                return read_rule(handle.read(), args.file), args.file
-        except OSError as exc:
-            raise _UsageError(f"cannot read {args.file}: {exc.strerror}") from None
-    if args.rule is not None:
-        return args.rule, "<rule>"
-    if not sys.stdin.isatty():
-        return _stdin_rule(), "<stdin>"
-    raise _UsageError("no rule given: pass it as an argument, with --file, or on standard input")
+#: Every subcommand, in the order of ``--help``: the module of its group (which adds its
+#: parser) and its one-line help. Only the group of the subcommand being run is imported;
+#: the others stand as placeholders with this help, so start-up pays for one group. A new
+#: group of subcommands (``sql``, say) is a module with ``add_parsers(commands)`` whose
+#: parsers set ``run``, listed here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compile": ("rules", "rule text to Connected Audience JSON"),
+    "check": ("rules", "check rules; print nothing for those that are fine"),
+    "fmt": ("rules", "rule text to canonical text, comments kept"),
+    "decompile": ("audiences", "Connected Audience JSON to rule text"),
+    "validate": ("audiences", "check Connected Audience JSON against Braze's rules"),
+    "preview": ("users", "run a rule over exported users (JSON lines): who would match"),
+    "explain": ("users", "why one user is in or out, condition by condition"),
+    "send": ("send", "send a campaign with POST /campaigns/trigger/send"),
+    "schema": ("schema", "write a schema file: infer it from users, or pull it from Braze"),
+    "completion": ("completion", "print a shell completion script (bash, zsh or fish)"),
+}
 
 
-def _params(args: argparse.Namespace) -> dict[str, Any] | None:
-    if args.params is None:
-        return None
-    try:
-        value = json.loads(args.params)
-    except json.JSONDecodeError as exc:
-        raise _UsageError(f"--params is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise _UsageError("--params must be a JSON object of parameter values")
-    return value
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in the command line's form: ``audience-dsl: ...``."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"audience-dsl: {message}", file=sys.stderr)
+        print(f"hint: see '{self.prog} --help'", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
 
 
-def _add_rule_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rule", nargs="?", help="the rule text (else --file or standard input)")
-    parser.add_argument("-f", "--file", help="read the rule from this file ('-' for stdin)")
-    parser.add_argument("--params", help="parameter values as a JSON object")
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand (also read by ``completion``); with ``only``, the
+    parsers of that subcommand's group, the others as placeholders (none for ``""``)."""
+    parser = _Parser(
         prog="audience-dsl",
-        description="Write Braze Connected Audiences as text.",
+        description="Write Braze Connected Audiences as text: compile, check, format, "
+                    "preview and send them.",
+        epilog="Exit status: 0 success, 1 a mistake in the input, 2 a usage error, "
+               "3 send: not every recipient was accepted, 4 send: nothing could be sent, "
+               "70 a bug in audience-dsl, 130 interrupted. docs/cli.md has the details.",
     )
-    parser.add_argument("--version", action="version", version=__version__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    compile_parser = commands.add_parser("compile", help="rule text to Connected Audience JSON")
-    _add_rule_arguments(compile_parser)
-    compile_parser.add_argument("--indent", type=int, default=2, help="JSON indentation")
-
-    check_parser = commands.add_parser("check", help="check a rule; print nothing if it is fine")
-    _add_rule_arguments(check_parser)
-
-    for command in (compile_parser, check_parser):
-        command.add_argument("--schema", help="a JSON or TOML schema of attribute types")
-        command.add_argument(
-            "--strict", action="store_true", help="attributes missing from the schema are errors"
-        )
-        command.add_argument(
-            "--list-comparisons",
-            action="store_true",
-            help="allow Braze's newer is_any_of / is_none_of in the output",
-        )
-
-    fmt_parser = commands.add_parser("fmt", help="rule text to canonical text, comments kept")
-    _add_rule_arguments(fmt_parser)
-    fmt_parser.add_argument("--width", type=int, default=88, help="line width")
-    fmt_parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the rule is not formatted; print nothing"
-    )
-    fmt_parser.add_argument(
-        "--write", action="store_true", help="rewrite --file in place instead of printing"
-    )
-
-    decompile_parser = commands.add_parser("decompile", help="Connected Audience JSON to rule text")
-    decompile_parser.add_argument("file", nargs="?", default="-", help="a JSON file ('-': stdin)")
-    decompile_parser.add_argument("--width", type=int, default=88, help="line width")
-
-    validate_parser = commands.add_parser(
-        "validate", help="check Connected Audience JSON against Braze's rules"
-    )
-    validate_parser.add_argument("file", nargs="?", default="-", help="a JSON file ('-': stdin)")
-
-    send_parser = commands.add_parser(
-        "send", help="compile a rule and send it with POST /campaigns/trigger/send"
-    )
-    _add_rule_arguments(send_parser)
-    send_parser.add_argument("--campaign", required=True, help="the API-triggered campaign id")
-    whom = send_parser.add_mutually_exclusive_group(required=True)
-    whom.add_argument(
-        "--broadcast", action="store_true", help="send to everyone the audience selects"
-    )
-    whom.add_argument("--recipients", help="a JSON-lines file of Braze recipient objects")
-    where = send_parser.add_mutually_exclusive_group(required=True)
-    where.add_argument(
-        "--local",
-        action="store_true",
-        help="send to a local Braze-compatible endpoint started for this run, holding "
-        "sample users (or --users)",
-    )
-    where.add_argument("--instance", help="a Braze instance: US-01 ... US-08, EU-01, ...")
-    where.add_argument("--url", help="a REST endpoint URL")
-    send_parser.add_argument(
-        "--key-env",
-        default="BRAZE_REST_API_KEY",
-        help="the environment variable holding the REST API key (never an argument)",
-    )
-    send_parser.add_argument("--users", help="with --local: a JSON-lines file of user profiles")
-    send_parser.add_argument("--schema", help="a JSON or TOML schema of attribute types")
-    send_parser.add_argument("--trigger-properties", help="a JSON object for the message")
-    send_parser.add_argument("--send-id", help="a send identifier for reporting")
-    send_parser.add_argument("--journal", help="record outcomes here; a rerun resumes")
-    send_parser.add_argument(
-        "--resend-unknown",
-        action="store_true",
-        help="with --journal: also resend recipients whose outcome is unknown",
-    )
-    send_parser.add_argument("--dry-run", action="store_true", help="print the bodies only")
-    send_parser.add_argument(
-        "--allow-everyone", action="store_true", help="allow an audience that selects everyone"
-    )
-
-    preview_parser = commands.add_parser(
-        "preview", help="run a rule over exported users (JSON lines): who would match"
-    )
-    _add_rule_arguments(preview_parser)
-    preview_parser.add_argument("--users", required=True, help="a JSON-lines file of users")
-    preview_parser.add_argument(
-        "--now", help="the moment of sending, ISO 8601 with a time zone (default: now)"
-    )
-    preview_parser.add_argument("--sample", type=int, default=10, help="matching ids to show")
-    preview_parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--version", action="version", version=f"audience-dsl {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
+    added: set[str] = set()
+    for name, (module, summary) in COMMANDS.items():
+        if name in added:
+            continue
+        if only is None or (only in COMMANDS and COMMANDS[only][0] == module):
+            before = set(commands.choices)
+            importlib.import_module(f"audience_dsl.cli.{module}").add_parsers(commands)
+            added |= set(commands.choices) - before
+        else:
+            commands.add_parser(name, help=summary)
     return parser
 
 
-def _show_warnings(caught: list[warnings.WarningMessage], stream: TextIO) -> None:
-    for warning in caught:
-        print(f"warning: {warning.message}", file=stream)
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names ("" if none); None when every parser is needed."""
+    for word in argv:
+        if not word.startswith("-"):
+            return None if word == "completion" else word
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = _build_parser()
+    words_ = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command(words_))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words_)
     except SystemExit as exc:
-        return int(exc.code or 0)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", AudienceWarning)
-            output = COMMANDS[args.command](args)
-        _show_warnings(caught, sys.stderr)
-    except _UsageError as exc:
-        print(f"audience-dsl: {exc}", file=sys.stderr)
+        status: int = args.run(args)
+    except UsageError as exc:
+        _usage(exc.message, exc.hint)
         return EXIT_USAGE
-    except _NotFormatted as exc:
-        print(f"audience-dsl: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except _PartlySent as exc:
-        print(exc.output)
-        print(f"audience-dsl: {exc}", file=sys.stderr)
-        return EXIT_NOT_ALL_ACCEPTED
-    except AudienceError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USER_ERROR
-    if output is not None:
-        print(output)
-    return 0
+    except InputError as exc:
+        _input(args, [Problem(exc.file, words(exc.message), exc.line, exc.column, exc.line,
+                              exc.column, code=exc.code)])
+        return EXIT_INPUT
+    except AudienceError as exc:  # anything the commands did not place in a file
+        _input(args, [Problem(getattr(args, "command", "audience-dsl"), words(str(exc)),
+                              code="error")])
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("audience-dsl: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``| head``); say nothing more.
+        sys.stderr.close()
+        return 0
+    except Exception as exc:
+        if os.environ.get("AUDIENCE_DSL_TRACEBACK"):
+            raise
+        print(f"audience-dsl: internal error, a bug in audience-dsl {__version__} "
+              f"({type(exc).__name__}: {exc}); please report it with the command line that "
+              "caused it (AUDIENCE_DSL_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+        return EXIT_BUG
+    return status
 
 
-def _compile(args: argparse.Namespace) -> str | None:
-    text, name = _read_rule(args)
-    audience = compile_rule(
-        text,
-        params=_params(args),
-        schema=args.schema,
-        strict=args.strict,
-        list_comparisons=args.list_comparisons,
-        source_name=name,
-    )
-    if args.command == "check":
-        return None
-    return json.dumps(audience, indent=args.indent if args.indent > 0 else None)
+def _usage(message: str, hint: str) -> None:
+    paint = colour_for(sys.stderr)
+    head = "\x1b[1;31maudience-dsl:\x1b[0m" if paint else "audience-dsl:"
+    print(f"{head} {words(message)}", file=sys.stderr)
+    if hint:
+        print(f"hint: {words(hint)}", file=sys.stderr)
 
 
-def _read_file(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise _UsageError(f"cannot read {path}: {exc.strerror}") from None
-
-
-def _validate(args: argparse.Namespace) -> str | None:
-    from audience_dsl.braze.validate import validate  # loaded for this subcommand only
-
-    validate(_read_file(args.file))
-    return None
-
-
-def _decompile(args: argparse.Namespace) -> str | None:
-    from audience_dsl.braze.decompile import decompile  # loaded for this subcommand only
-
-    return decompile(_read_file(args.file), width=args.width)
-
-
-class _NotFormatted(Exception):
-    pass
-
-
-def _fmt(args: argparse.Namespace) -> str | None:
-    text, _name = _read_rule(args)
-    formatted = format_rule(text, width=args.width)
-    if args.check:
-        if formatted != text.rstrip("\n"):
-            raise _NotFormatted(f"{args.file or 'the rule'} is not formatted")
-        return None
-    if args.write:
-        if args.file in (None, "-"):
-            raise _UsageError("--write needs --file")
-        with open(args.file, "w", encoding="utf-8") as handle:
-            handle.write(formatted + "\n")
-        return None
-    return formatted
-
-
-def _preview(args: argparse.Namespace) -> str | None:
-    text, _name = _read_rule(args)
-    if args.now is None:
-        now = datetime.now(UTC)
-    else:
-        try:
-            now = datetime.fromisoformat(args.now)
-        except ValueError:
-            raise _UsageError(f"--now is not an ISO 8601 date-time: {args.now!r}") from None
-        if now.tzinfo is None:
-            raise _UsageError("--now needs a time zone, e.g. 2024-01-31T12:00:00Z")
-    from audience_dsl.evaluator import preview  # loaded for this subcommand only
-
-    rule = parse(text, params=_params(args) or {})
-    result = preview(rule, args.users, now=now, sample=args.sample)
-    if args.json:
-        return json.dumps(
-            {
-                "matched": result.matched,
-                "total": result.total,
-                "sample": list(result.sample),
-                "conditions": [{"text": c.text, "passed": c.passed} for c in result.leaves],
-            },
-            indent=2,
-        )
-    return str(result)
-
-
-EXIT_NOT_ALL_ACCEPTED = 3
-
-
-class _PartlySent(Exception):
-    def __init__(self, output: str) -> None:
-        super().__init__("not every recipient was accepted")
-        self.output = output
-
-
-def _json_lines(path: str) -> list[Any]:
-    items = []
-    for number, line in enumerate(_read_file(path).splitlines(), 1):
-        if line.strip():
-            try:
-                items.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise _UsageError(f"{path}:{number}: not JSON: {exc.msg}") from None
-    return items
-
-
-def _send(args: argparse.Namespace) -> str | None:
-    from contextlib import ExitStack
-
-    from audience_dsl.sender.client import BrazeClient
-    from audience_dsl.testing.demo import SAMPLE_PROFILES
-    from audience_dsl.testing.endpoint import LocalBraze
-
-    text, _name = _read_rule(args)
-    rule = parse(text, params=_params(args) or {})
-    properties = None
-    if args.trigger_properties is not None:
-        try:
-            properties = json.loads(args.trigger_properties)
-        except json.JSONDecodeError as exc:
-            raise _UsageError(f"--trigger-properties is not JSON: {exc.msg}") from None
-    recipients = _json_lines(args.recipients) if args.recipients else None
-    with ExitStack() as stack:
-        local = None
-        if args.local:
-            users = _json_lines(args.users) if args.users else SAMPLE_PROFILES
-            local = stack.enter_context(
-                LocalBraze(campaigns=[args.campaign], keys=["local"], profiles=users)
-            )
-            key, base = "local", local.url
-        else:
-            key = os.environ.get(args.key_env, "")
-            if not key:
-                raise _UsageError(f"no API key: set the environment variable {args.key_env}")
-            base = args.instance or args.url
-        client = stack.enter_context(BrazeClient(key, base, allow_any_host=bool(args.local)))
-        result = client.trigger_send(
-            args.campaign,
-            audience=rule,
-            recipients=recipients,
-            broadcast=True if args.broadcast else None,
-            trigger_properties=properties,
-            send_id=args.send_id,
-            schema=args.schema,
-            dry_run=args.dry_run,
-            journal=args.journal,
-            resend_unknown=args.resend_unknown,
-            allow_everyone=args.allow_everyone,
-        )
-        report: dict[str, Any] = {"result": result.to_json()}
-        if local is not None:
-            report["local"] = {
-                "sent": local.accepted_bodies(),
-                "received": [delivery.user for delivery in local.deliveries],
-            }
-    output = json.dumps(report, indent=2)
-    if not args.dry_run and not result.ok:
-        raise _PartlySent(output)
-    return output
-
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], str | None]] = {
-    "compile": _compile,
-    "check": _compile,
-    "validate": _validate,
-    "fmt": _fmt,
-    "decompile": _decompile,
-    "preview": _preview,
-    "send": _send,
-}
+def _input(args: argparse.Namespace, problems: list[Problem]) -> None:
+    fmt = getattr(args, "format", "text")
+    reporter = Reporter(fmt if fmt in ("text", "json", "github") else "text",
+                        sys.stdout, sys.stderr)
+    reporter.report(problems)
+    reporter.finish(always=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,9 +31,10 @@ from audience_dsl.evaluator.predicates import (
     subscription_state,
 )
 from audience_dsl.evaluator.preview import LeafCount, Preview, preview
-from audience_dsl.evaluator.program import evaluate
+from audience_dsl.evaluator.program import DEFAULT_NOW, evaluate
 
 __all__ = [
+    "DEFAULT_NOW",
     "Explanation",
     "LeafCount",
     "Preview",

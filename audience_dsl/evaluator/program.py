@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from audience_dsl.braze.codec import to_core
@@ -231,6 +231,13 @@ def _check_now(now: object) -> None:
 
 
 # ---- evaluate -------------------------------------------------------------------------------
+
+
+#: The instant the test tools evaluate at unless told otherwise: profiles drawn by
+#: :mod:`audience_dsl.strategies` centre their times on it, and the ``local_braze``
+#: fixture's endpoint decides deliveries at it, so the two agree. (``evaluate`` itself
+#: always takes ``now`` explicitly.)
+DEFAULT_NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 def evaluate(

@@ -4,7 +4,7 @@ AST nodes straight from the tokens."""
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, NoReturn
 
 from lark import Token
 
@@ -538,6 +538,18 @@ class Builder:
                 )
             state = ast.State(word.lower())
         return ast.Subscription(channel=channel, comparison=comparison, state=state, span=span)
+
+    def last_used_app_alone(self, items: list[Any]) -> NoReturn:
+        (keyword,) = items
+        word = str(keyword)
+        fail(
+            AudienceSyntaxError,
+            f"`{word}` is a built-in filter, not an attribute name",
+            token_span(keyword),
+            "needs `after` or `before` and a date-time",
+            "write e.g. `last_used_app after 2024-01-31T00:00:00Z`; a custom attribute of "
+            f"that name is written in backticks: {render_name(word.lower())}",
+        )
 
     def last_used_app(self, items: list[Any]) -> ast.LastUsedApp:
         keyword, op, value = items

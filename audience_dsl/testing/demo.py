@@ -29,12 +29,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--campaign", action="append", default=None,
-                        help="a campaign ID that exists (repeatable; default c1)")
-    parser.add_argument("--key", action="append", default=None,
-                        help="an API key with campaigns.trigger.send (repeatable; default k1)")
-    parser.add_argument("--demo", action="store_true",
-                        help="compile a rule, send it to a fresh local endpoint, print all")
+    parser.add_argument(
+        "--campaign",
+        action="append",
+        default=None,
+        help="a campaign ID that exists (repeatable; default c1)",
+    )
+    parser.add_argument(
+        "--key",
+        action="append",
+        default=None,
+        help="an API key with campaigns.trigger.send (repeatable; default k1)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="compile a rule, send it to a fresh local endpoint, print all",
+    )
     parser.add_argument("--rule", default=DEMO_RULE, help="the rule text for --demo")
     args = parser.parse_args(argv)
     campaigns = args.campaign or ["c1"]
@@ -43,9 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo(args.rule, campaign=campaigns[0], key=keys[0])
     braze = LocalBraze(campaigns=campaigns, keys=keys, host=args.host, port=args.port)
     braze.start()
-    print(f"Local Braze listening on {braze.url}{PATH} "
-          f"(campaigns: {', '.join(campaigns)}; {len(keys)} key(s)); Ctrl-C stops it",
-          flush=True)
+    print(
+        f"Local Braze listening on {braze.url}{PATH} "
+        f"(campaigns: {', '.join(campaigns)}; {len(keys)} key(s)); Ctrl-C stops it",
+        flush=True,
+    )
     try:
         while True:
             time.sleep(3600)
@@ -58,25 +71,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 #: A few users for demonstrations: who would receive a message is evaluated on them.
 SAMPLE_PROFILES: tuple[dict[str, Any], ...] = (
-    {"external_id": "u-1", "custom_attributes": {"favorite_team": "Lions", "eye_color": "blue",
-     "last_purchase": None}, "push_subscribe": "opted_in"},
-    {"external_id": "u-2", "custom_attributes": {"favorite_team": "Bears", "eye_color": "blue"},
-     "push_subscribe": "opted_in"},
-    {"external_id": "u-3", "custom_attributes": {"favorite_team": "Lions", "eye_color": "green"},
-     "push_subscribe": "unsubscribed"},
+    {
+        "external_id": "u-1",
+        "custom_attributes": {"favorite_team": "Lions", "eye_color": "blue", "last_purchase": None},
+        "push_subscribe": "opted_in",
+    },
+    {
+        "external_id": "u-2",
+        "custom_attributes": {"favorite_team": "Bears", "eye_color": "blue"},
+        "push_subscribe": "opted_in",
+    },
+    {
+        "external_id": "u-3",
+        "custom_attributes": {"favorite_team": "Lions", "eye_color": "green"},
+        "push_subscribe": "unsubscribed",
+    },
 )
 
 
-def demo(rule: str = DEMO_RULE, *, campaign: str = "c1", key: str = "k1",
-         out: TextIO | None = None) -> int:
+def demo(
+    rule: str = DEMO_RULE, *, campaign: str = "c1", key: str = "k1", out: TextIO | None = None
+) -> int:
     """Compile ``rule``, send it as a broadcast to a fresh :class:`LocalBraze` holding three
     sample users, and print what was sent, the result and who received it.
 
     Returns 0 when the send was accepted, 1 when the rule is invalid or it was not.
     """
     out = out or sys.stdout
-    with LocalBraze(campaigns=[campaign], keys=[key], port=0, profiles=SAMPLE_PROFILES) as braze, \
-            BrazeClient(key, braze.url) as client:
+    with (
+        LocalBraze(campaigns=[campaign], keys=[key], port=0, profiles=SAMPLE_PROFILES) as braze,
+        BrazeClient(key, braze.url) as client,
+    ):
         print(f"rule:     {rule}", file=out)
         try:
             result = client.trigger_send(campaign, audience=rule, broadcast=True)
@@ -87,8 +112,11 @@ def demo(rule: str = DEMO_RULE, *, campaign: str = "c1", key: str = "k1",
         print(f"sent:     {sent}", file=out)
         print(f"result:   {result!r}", file=out)
         for outcome in result.outcomes.values():
-            print(f"          {outcome.key}: {outcome.state.value} {outcome.dispatch_id or ''}"
-                  f" {outcome.message}".rstrip(), file=out)
+            print(
+                f"          {outcome.key}: {outcome.state.value} {outcome.dispatch_id or ''}"
+                f" {outcome.message}".rstrip(),
+                file=out,
+            )
         users = ", ".join(d.user for d in braze.deliveries) or "nobody"
         print(f"received: {users}", file=out)
         return 0 if result.ok else 1

@@ -28,13 +28,14 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -44,9 +45,17 @@ from audience_dsl.braze import validate as _braze
 from audience_dsl.braze.body import recipient_key as _recipient_key
 from audience_dsl.braze.limits import Limits
 from audience_dsl.errors import ValidationError
-from audience_dsl.testing.wire import PERMISSION, STATUSES, Received, Server, make_handler
+from audience_dsl.testing.wire import (
+    ATTRIBUTES_PERMISSION,
+    PERMISSION,
+    STATUSES,
+    Received,
+    Server,
+    make_handler,
+)
 
 __all__ = [
+    "ATTRIBUTES_PERMISSION",
     "PERMISSION",
     "Accepted",
     "Delivery",
@@ -55,6 +64,9 @@ __all__ = [
 ]
 
 _FAULTS = (*STATUSES, "drop_after", "close_before")
+# Our types as ``GET /custom_attributes`` names them (``data_type``).
+_WIRE_TYPES = {"String": "String", "Numeric": "Number", "Boolean": "Boolean", "Time": "Date",
+               "Array": "Array"}
 
 
 @dataclass(frozen=True)
@@ -103,7 +115,8 @@ class LocalBraze:
     """A local stand-in for Braze's ``/campaigns/trigger/send`` (see the module docstring).
 
     ``campaigns``: the campaign IDs that exist. ``keys``: API keys, each mapped to its
-    permissions (a plain list of keys gets ``campaigns.trigger.send``). ``limits``: the
+    permissions (a plain list of keys gets ``campaigns.trigger.send`` and
+    ``custom_attributes.get``). ``limits``: the
     rate limits and window lengths. ``profiles`` and ``now``: users to evaluate audiences
     against. ``attribute_types``: the workspace's attribute types, so an audience that
     compares an attribute as the wrong type is accepted but logged in
@@ -134,7 +147,7 @@ class LocalBraze:
         if isinstance(keys, Mapping):
             self.keys = {k: frozenset(v) for k, v in keys.items()}
         else:
-            self.keys = {k: frozenset({PERMISSION}) for k in keys}
+            self.keys = {k: frozenset({PERMISSION, ATTRIBUTES_PERMISSION}) for k in keys}
         self.limits = limits or Limits()
         self.profiles = [dict(p) for p in profiles]
         self.now = now
@@ -221,6 +234,60 @@ class LocalBraze:
         """Forget every request, acceptance, fault and rate-limit count."""
         with self._lock:
             self._state = _State()
+
+    @contextlib.contextmanager
+    def example(
+        self,
+        *,
+        profiles: Iterable[Mapping[str, Any]] | None = None,
+        now: datetime | None = None,
+        limits: Limits | None = None,
+    ) -> Iterator[LocalBraze]:
+        """This endpoint, clean, for one test or one Hypothesis example.
+
+        Every request, acceptance, fault (queued or by rate) and rate-limit count is
+        forgotten, and ``profiles``, ``now`` and ``limits`` (when given) replace the
+        endpoint's; afterwards the settings it had before are restored, whatever the
+        test changed. So one endpoint started for a whole session serves every example
+        of a ``@given`` test:
+
+        >>> with LocalBraze() as braze:
+        ...     for rule in ("vip", "not vip"):
+        ...         with braze.example(profiles=[{"external_id": "u1",
+        ...                                       "custom_attributes": {"vip": True}}]):
+        ...             with braze.client() as client:
+        ...                 _ = client.trigger_send("c1", audience=rule, broadcast=True)
+        ...             print(rule, [d.user for d in braze.deliveries])
+        vip ['external_id:u1']
+        not vip []
+        """
+        saved = (self.profiles, self.now, self.limits, self.attribute_types)
+        with self._lock:
+            saved_rates = self._rates
+            self._rates = {}
+            self._state = _State()
+        if profiles is not None:
+            self.profiles = [dict(p) for p in profiles]
+        if now is not None:
+            self.now = now
+        if limits is not None:
+            self.limits = limits
+        try:
+            yield self
+        finally:
+            self.profiles, self.now, self.limits, self.attribute_types = saved
+            with self._lock:
+                self._rates = saved_rates
+                self._state = _State()
+
+    def client(self, api_key: str | None = None, **options: Any) -> Any:
+        """A :class:`~audience_dsl.sender.BrazeClient` for this endpoint: its URL, its
+        first key (or ``api_key``) and its rate limits, so the client paces itself by the
+        limits the endpoint enforces. ``options`` go to the client."""
+        from audience_dsl.sender import BrazeClient
+
+        options.setdefault("limits", self.limits)
+        return BrazeClient(api_key or next(iter(self.keys)), self.url, **options)
 
     # ---- faults ----
 
@@ -354,6 +421,21 @@ class LocalBraze:
                        for a in profile.get("user_aliases", ())):
                     return profile
         return None
+
+    def _attribute_list(self) -> list[dict[str, Any]]:
+        """The workspace's custom attributes as ``GET /custom_attributes`` lists them:
+        ``attribute_types`` if given, else the types the profiles imply, by name."""
+        from audience_dsl.check.schema import Schema
+
+        types = dict(Schema(self.attribute_types) if self.attribute_types is not None
+                     else Schema.infer(self.profiles))
+        return [
+            {"name": name, "description": None,
+             "data_type": _WIRE_TYPES.get(str(getattr(kind, "value", kind)), "String"),
+             "array_length": 100 if str(getattr(kind, "value", kind)) == "Array" else None,
+             "status": "Active", "tag_names": []}
+            for name, kind in sorted(types.items())
+        ]
 
     def _note_error(self, error: BaseException) -> None:
         with self._lock:

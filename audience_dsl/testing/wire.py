@@ -27,11 +27,16 @@ from audience_dsl.braze.request import MAX_BODY_BYTES, MAX_RECIPIENTS, PATH, Inv
 if TYPE_CHECKING:
     from audience_dsl.testing.endpoint import LocalBraze
 
-__all__ = ["MAX_NESTING", "PERMISSION", "STATUSES", "Handler", "Received", "Server",
-           "make_handler"]
+__all__ = ["ATTRIBUTES_PAGE", "ATTRIBUTES_PATH", "ATTRIBUTES_PERMISSION", "MAX_NESTING",
+           "PERMISSION", "STATUSES", "Handler", "Received", "Server", "make_handler"]
 
 #: The permission a key needs for this endpoint.
 PERMISSION = "campaigns.trigger.send"
+#: The permission a key needs for ``GET /custom_attributes``.
+ATTRIBUTES_PERMISSION = "custom_attributes.get"
+#: The route of the attribute list, and how many attributes it answers a page (as Braze).
+ATTRIBUTES_PATH = "/custom_attributes"
+ATTRIBUTES_PAGE = 50
 STATUSES = ("429", "500", "502", "503", "504")
 
 
@@ -131,7 +136,54 @@ class Handler(BaseHTTPRequestHandler):
             self._read_body()
         self._answer(404, {"message": "Not Found"})
 
-    do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _other
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _other
+
+    def do_GET(self) -> None:
+        if self.path.partition("?")[0] != ATTRIBUTES_PATH:
+            self._other()
+            return
+        try:
+            self._get_attributes()
+        except (ConnectionError, TimeoutError, _Malformed):
+            self.close_connection = True
+        except Exception as exc:  # a bug: answer as a server would, and keep serving
+            self.braze._note_error(exc)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._answer(500, {"message": "Internal Server Error"})
+
+    def _get_attributes(self) -> None:
+        """``GET /custom_attributes``: 50 attributes a page, the next page in ``Link``."""
+        braze = self.braze
+        arrived = braze.clock()
+        self._read_body()
+
+        def answer(status: int, payload: Mapping[str, Any],
+                   headers: Mapping[str, str] | None = None) -> None:
+            braze._log(Received(arrived, self.path, None, status))
+            self._answer(status, payload, headers)
+
+        auth = self.headers.get("Authorization", "")
+        key = auth[7:] if auth.startswith("Bearer ") else None
+        if not key or key not in braze.keys:
+            answer(401, {"message": "Invalid API key"})
+            return
+        if ATTRIBUTES_PERMISSION not in braze.keys[key]:
+            answer(403, {"message": "Access Denied"})
+            return
+        allowed, headers, _reset = braze._take(("custom_attributes",))
+        if not allowed:
+            answer(429, {"message": "Rate Limited"}, headers)
+            return
+        query = self.path.partition("?")[2]
+        cursor = dict(part.partition("=")[::2] for part in query.split("&") if part)
+        start = int(cursor["cursor"]) if cursor.get("cursor", "").isdigit() else 0
+        names = braze._attribute_list()
+        page = names[start:start + ATTRIBUTES_PAGE]
+        if start + ATTRIBUTES_PAGE < len(names):
+            following = f'<{ATTRIBUTES_PATH}?cursor={start + ATTRIBUTES_PAGE}>; rel="next"'
+            headers = {**headers, "Link": following}
+        answer(200, {"message": "success", "attributes": page}, headers)
 
     def do_HEAD(self) -> None:
         self.send_response(404)
