@@ -549,6 +549,7 @@ class Builder:
             "needs `after` or `before` and a date-time",
             "write e.g. `last_used_app after 2024-01-31T00:00:00Z`; a custom attribute of "
             f"that name is written in backticks: {render_name(word.lower())}",
+            code="builtin-as-attribute",
         )
 
     def last_used_app(self, items: list[Any]) -> ast.LastUsedApp:
