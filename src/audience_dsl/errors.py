@@ -10,6 +10,7 @@ RecursionError) are caught at the boundary where they arise and re-raised as our
     │   ├── ParameterError         a $parameter is missing, unused or of the wrong type
     │   └── UnsupportedError       Braze cannot express it exactly (so it is refused)
     ├── SchemaError                a schema is malformed
+    ├── SQLError                   a rule cannot run as SQL exactly (or the engine failed)
     ├── ValidationError            a Connected Audience object breaks Braze's rules
     │   └── request.InvalidRequestError    a request body breaks them (rules 1-24)
     └── SendError                  sending failed; in audience_dsl.sender:
@@ -40,6 +41,7 @@ __all__ = [
     "Label",
     "ParameterError",
     "RuleError",
+    "SQLError",
     "SchemaError",
     "SendError",
     "UnsupportedError",
@@ -153,6 +155,10 @@ class ValidationError(AudienceError):
     @property
     def paths(self) -> tuple[str, ...]:
         return tuple(path for path, _ in self.problems)
+
+
+class SQLError(AudienceError):
+    """A rule cannot run as SQL with exactly the evaluator's meaning, or the SQL engine failed."""
 
 
 class SendError(AudienceError):
