@@ -28,6 +28,7 @@ from .errors import (
     Diagnostic,
     ParameterError,
     RuleError,
+    SQLError,
     SchemaError,
     SendError,
     UnsupportedError,
@@ -40,6 +41,7 @@ from .parser import parse_expr
 from .printer import print_rule
 from .schema import Schema, check_regexes, check_schema
 from .source import Source, Span
+from .sql import to_sql
 
 _NOWHERE = Span(0, 0, 1, 1, 1, 1)
 
@@ -53,6 +55,7 @@ __all__ = [
     "Preview",
     "Rule",
     "RuleError",
+    "SQLError",
     "Schema",
     "SchemaError",
     "Semantics",
@@ -69,6 +72,7 @@ __all__ = [
     "preview",
     "print_rule",
     "to_audience",
+    "to_sql",
     "validate",
 ]
 

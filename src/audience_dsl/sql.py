@@ -118,12 +118,13 @@ _TYPE_NAMES["databricks"] = _TYPE_NAMES["spark"]
 #: The ISO 8601 forms read as times (a subset of Python's ``datetime.fromisoformat``):
 #: ``YYYY-MM-DD`` or ``YYYYMMDD``, optionally one non-digit separator and a time
 #: ``HH``, ``HH:MM``, ``HH:MM:SS[.f]``, ``HHMM``, ``HHMMSS[.f]``, then optionally an
-#: offset ``Z``, ``±HH``, ``±HH:MM`` or ``±HHMM`` (one space may come before it).
+#: offset ``Z``, ``±HH``, ``±HH:MM`` or ``±HHMM`` (one space may come before it, after a
+#: time without a fraction).
 _ISO_CHECK = (
-    r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8})"
-    r"(?:[^0-9](?:[0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
-    r"|[0-9]{4}(?:[0-9]{2}(?:[.,][0-9]+)?)?)"
-    r" ?(?:Z|[-+][0-9]{2}(?::?[0-9]{2})?)?)?$"
+    r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8})(?:[^0-9](?:"
+    r"(?:[0-9]{2}(?::[0-9]{2}(?::[0-9]{2})?)?|[0-9]{4}(?:[0-9]{2})?) ?"
+    r"|(?:[0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{6})[.,][0-9]+"
+    r")(?:Z|[-+][0-9]{2}(?::?[0-9]{2})?)?)?$"
 )
 _ISO_PARTS = (
     r"^([0-9]{4})-?([0-9]{2})-?([0-9]{2})"
@@ -297,10 +298,16 @@ class _Writer:
         }[d]
         query = (
             e.select(self.lit(1))
-            .from_(e.Table(this=source, alias=e.TableAlias(columns=[item])))
+            .from_(e.Table(this=source, alias=self.alias(item)))
             .where(test)
         )
         return e.Exists(this=query)
+
+    def alias(self, item: exp.Identifier) -> exp.TableAlias:
+        """``AS t(item)`` for a set-returning function, ``AS item`` for an unnested array."""
+        if self.dialect == "postgres":
+            return self.e.TableAlias(this=self.e.to_identifier("t"), columns=[item])
+        return self.e.TableAlias(this=item.copy())
 
     def search(self, text: exp.Expression, pattern: str) -> exp.Expression:
         from . import sqlregex
@@ -412,7 +419,9 @@ class _Writer:
 
     def minus_minutes(self, value: exp.Expression, minutes: exp.Expression) -> exp.Expression:
         e = self.e
-        return e.Sub(this=value, expression=e.Interval(this=self.paren(minutes), unit=e.var("MINUTE")))
+        return e.TimestampAdd(
+            this=value, expression=e.Neg(this=self.paren(minutes)), unit=e.var("MINUTE")
+        )
 
     def instant(self, moment: datetime) -> exp.Expression:
         utc = moment.astimezone(UTC).replace(tzinfo=None)
@@ -429,10 +438,7 @@ class _Writer:
         micro = delta // timedelta(microseconds=1)
         if micro == 0:
             return current
-        interval = e.Interval(this=self.lit(str(abs(micro))), unit=e.var("MICROSECOND"))
-        return e.Add(this=current, expression=interval) if micro > 0 else e.Sub(
-            this=current, expression=interval
-        )
+        return e.TimestampAdd(this=current, expression=self.lit(micro), unit=e.var("MICROSECOND"))
 
     # -- leaves
     def leaf(self, node: ast.Node) -> exp.Expression:
@@ -475,7 +481,7 @@ class _Writer:
                 }[d]
                 return e.Subquery(
                     this=e.select(e.Max(this=used)).from_(
-                        e.Table(this=source, alias=e.TableAlias(columns=[item]))
+                        e.Table(this=source, alias=self.alias(item))
                     )
                 )
             elements = apps if d == "snowflake" else self.cast(apps, "ARRAY<VARIANT>")
@@ -767,11 +773,11 @@ def to_sql(
     >>> print(to_sql("age >= 18", table="users")[:40])  # doctest: +SKIP
     SELECT * FROM users WHERE (CASE WHEN ...
     """
-    from sqlglot import exp as e
-
     if not isinstance(dialect, str) or dialect.lower() not in DIALECTS:
         raise SQLError(f"unknown SQL dialect {dialect!r}; choose one of: {', '.join(DIALECTS)}")
     compiled = _compile(rule, dialect, now, semantics)
+    from sqlglot import exp as e
+
     query = e.select(e.Star()).from_(_table(table, dialect)).where(compiled.where)
     return _render(query, dialect.lower())
 
