@@ -327,6 +327,8 @@ def _shape(sql: str, dialect: str) -> str:
             isinstance(node, sqlglot.exp.Literal) and node.is_string
         ):
             return sqlglot.exp.Literal.string("?")
+        if isinstance(node, sqlglot.exp.Identifier) and node.quoted:  # Redshift's SUPER keys
+            return sqlglot.exp.to_identifier("q", quoted=True)
         return node
 
     return tree.transform(blank).sql(dialect)
@@ -383,7 +385,8 @@ def test_jsonl_parquet_and_duckdb_tables_give_the_same_preview(tmp_path: Path) -
     database = tmp_path / "users.duckdb"
     con = duckdb.connect(str(database))
     con.execute(
-        "CREATE TABLE braze_users AS SELECT json_extract_string(json, '$.external_id') AS external_id,"
+        "CREATE TABLE braze_users AS SELECT"
+        " json_extract_string(json, '$.external_id') AS external_id,"
         " json_extract_string(json, '$.braze_id') AS braze_id,"
         " json_extract(json, '$.custom_attributes') AS custom_attributes,"
         " json_extract_string(json, '$.push_subscribe') AS push_subscribe,"

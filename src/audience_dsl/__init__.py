@@ -28,9 +28,9 @@ from .errors import (
     Diagnostic,
     ParameterError,
     RuleError,
-    SQLError,
     SchemaError,
     SendError,
+    SQLError,
     UnsupportedError,
     ValidationError,
 )

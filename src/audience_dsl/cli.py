@@ -159,7 +159,49 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     preview_parser.add_argument("--sample", type=int, default=10, help="matching ids to show")
     preview_parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    preview_parser.add_argument(
+        "--engine", choices=["python", "duckdb"], default="python",
+        help="run the rule in Python or as SQL in embedded DuckDB (the sql extra)",
+    )  # fmt: skip
+    preview_parser.add_argument(
+        "--table", help="with --engine duckdb and a DuckDB database file: its table of users"
+    )
+    _add_sql_command(commands)
     return parser
+
+
+# ---- `sql`: print the rule as a SQL query ---------------------------------------------------
+
+
+def _add_sql_command(commands: Any) -> None:
+    from .sql import DIALECTS
+
+    sql_parser = commands.add_parser(
+        "sql", help="print the rule as one SQL query over a table of exported users"
+    )
+    _add_rule_arguments(sql_parser)
+    sql_parser.add_argument("--dialect", choices=list(DIALECTS), default="duckdb")
+    sql_parser.add_argument("--table", default="users", help="the table of users (default: users)")
+    sql_parser.add_argument(
+        "--now", help="a fixed moment, ISO 8601 with a time zone (default: the engine's clock)"
+    )
+
+
+def _sql(args: argparse.Namespace) -> str | None:
+    text, _name = _read_rule(args)
+    now = None if args.now is None else _moment(args.now)
+    rule = audience_dsl.parse(text, params=_params(args) or {})
+    return audience_dsl.to_sql(rule, dialect=args.dialect, table=args.table, now=now)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        now = datetime.fromisoformat(text)
+    except ValueError:
+        raise _UsageError(f"--now is not an ISO 8601 date-time: {text!r}") from None
+    if now.tzinfo is None:
+        raise _UsageError("--now needs a time zone, e.g. 2024-01-31T12:00:00Z")
+    return now
 
 
 def _show_warnings(caught: list[warnings.WarningMessage], stream: TextIO) -> None:
@@ -263,7 +305,9 @@ def _preview(args: argparse.Namespace) -> str | None:
         if now.tzinfo is None:
             raise _UsageError("--now needs a time zone, e.g. 2024-01-31T12:00:00Z")
     rule = audience_dsl.parse(text, params=_params(args) or {})
-    result = audience_dsl.preview(rule, args.users, now=now, sample=args.sample)
+    result = audience_dsl.preview(
+        rule, args.users, now=now, sample=args.sample, engine=args.engine, table=args.table
+    )
     if args.json:
         return json.dumps(
             {
@@ -359,6 +403,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], str | None]] = {
     "decompile": _decompile,
     "preview": _preview,
     "send": _send,
+    "sql": _sql,
 }
 
 

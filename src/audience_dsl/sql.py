@@ -78,7 +78,9 @@ def _duckdb() -> Any:
     try:
         import duckdb
     except ImportError as exc:
-        raise SQLError(f"the DuckDB engine needs the duckdb package ({exc}); {_INSTALL_HINT}") from None
+        raise SQLError(
+            f"the DuckDB engine needs the duckdb package ({exc}); {_INSTALL_HINT}"
+        ) from None
     return duckdb
 
 
@@ -195,16 +197,16 @@ class _Writer:
             pointer = "/" + name.replace("~", "~0").replace("/", "~1")
             return self.fn("JSON_EXTRACT", attrs, e.Literal.string(pointer))
         if d == "postgres":
-            return e.JSONBExtract(this=attrs, expression=e.Literal.string(name))
-        if d in ("snowflake",):
+            return self.fn("JSONB_EXTRACT_PATH", attrs, e.Literal.string(name))
+        if d == "snowflake":
             return self.fn("GET", attrs, e.Literal.string(name))
-        if d == "redshift":
-            return self.fn("GET", attrs, e.Literal.string(name))
-        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
-        path = e.Literal.string(f'$["{escaped}"]')
-        if d == "bigquery":
-            return self.fn("JSON_QUERY", attrs, path)
-        return self.fn("VARIANT_GET", attrs, path)
+        if d == "redshift":  # SUPER navigation; the quoted name is an identifier
+            return e.Dot(this=attrs, expression=e.to_identifier(name, quoted=True))
+        if d == "bigquery":  # the JSON subscript operator takes the key as a literal
+            return e.Bracket(this=attrs, expressions=[e.Literal.string(name)])
+        escaped = name.replace("\\", "\\\\").replace("'", "\\'")
+        path = e.Literal.string(f"$['{escaped}']")
+        return self.fn("VARIANT_GET", attrs, path, e.Literal.string("VARIANT"))
 
     def type_in(self, value: exp.Expression, *kinds: str) -> exp.Expression:
         names = [n for kind in kinds for n in self.types[kind]]
@@ -297,9 +299,7 @@ class _Writer:
             "redshift": value.copy(),
         }[d]
         query = (
-            e.select(self.lit(1))
-            .from_(e.Table(this=source, alias=self.alias(item)))
-            .where(test)
+            e.select(self.lit(1)).from_(e.Table(this=source, alias=self.alias(item))).where(test)
         )
         return e.Exists(this=query)
 
@@ -340,8 +340,12 @@ class _Writer:
             found = self.fn("REGEXP_SUBSTR", text.copy(), p, self.lit(1), self.lit(1),
                             self.lit("e"), self.lit(1))  # fmt: skip
         elif d in ("postgres", "redshift"):
-            found = self.fn("SUBSTRING", text.copy(), p) if d == "postgres" else self.fn(
-                "REGEXP_SUBSTR", text.copy(), p, self.lit(1), self.lit(1), self.lit("e")
+            found = (
+                self.fn("SUBSTRING", text.copy(), p)
+                if d == "postgres"
+                else self.fn(
+                    "REGEXP_SUBSTR", text.copy(), p, self.lit(1), self.lit(1), self.lit("e")
+                )
             )
         elif d == "bigquery":
             found = self.fn("REGEXP_EXTRACT", text.copy(), p)
@@ -364,9 +368,11 @@ class _Writer:
         return self.cast(text, "INT")
 
     def concat(self, *parts: exp.Expression) -> exp.Expression:
-        return self.e.DPipe(this=parts[0], expression=self.concat(*parts[1:])) if len(
-            parts
-        ) > 1 else parts[0]
+        return (
+            self.e.DPipe(this=parts[0], expression=self.concat(*parts[1:]))
+            if len(parts) > 1
+            else parts[0]
+        )
 
     def timestamp(self, text: exp.Expression) -> exp.Expression:
         """``text`` as a UTC timestamp without zone, or NULL when it is not a date-time."""
@@ -378,15 +384,16 @@ class _Writer:
             return e.Coalesce(this=e.Nullif(this=value, expression=self.lit("")),
                               expressions=[self.lit("00")])  # fmt: skip
 
-        micro = self.fn("RPAD", self.fn("SUBSTR", self.concat(fraction, self.lit("")),
-                                         self.lit(1), self.lit(6)), self.lit(6), self.lit("0"))  # fmt: skip
+        first_six = self.fn("SUBSTR", self.concat(fraction, self.lit("")), self.lit(1), self.lit(6))
+        micro = self.fn("RPAD", first_six, self.lit(6), self.lit("0"))
         local_text = self.concat(
             year, self.lit("-"), month, self.lit("-"), day, self.lit(" "), or_zero(hour),
             self.lit(":"), or_zero(minute), self.lit(":"), or_zero(second), self.lit("."), micro,
         )  # fmt: skip
         local = self.cast(local_text, "TIMESTAMP", safe=True)
         offset = e.Mul(
-            this=self.case([(e.EQ(this=sign, expression=self.lit("-")), self.lit(-1))], self.lit(1)),
+            this=self.case([(e.EQ(this=sign, expression=self.lit("-")), self.lit(-1))],
+                           self.lit(1)),
             expression=self.paren(e.Add(
                 this=e.Mul(this=self.to_int(or_zero(zh)), expression=self.lit(60)),
                 expression=self.to_int(or_zero(zm)),
@@ -501,19 +508,19 @@ class _Writer:
         if d == "duckdb":
             value = self.fn("JSON_EXTRACT", app, self.lit("$.last_used"))
         elif d == "postgres":
-            value = e.JSONBExtract(this=app, expression=self.lit("last_used"))
+            value = self.fn("JSONB_EXTRACT_PATH", app, self.lit("last_used"))
         elif d == "bigquery":
             value = self.fn("JSON_QUERY", app, self.lit("$.last_used"))
-        elif d in ("snowflake", "redshift"):
+        elif d == "snowflake":
             value = self.fn("GET", app, self.lit("last_used"))
+        elif d == "redshift":
+            value = e.Dot(this=app, expression=e.to_identifier("last_used", quoted=True))
         else:
-            value = self.fn("VARIANT_GET", app, self.lit("$.last_used"))
+            value = self.fn("VARIANT_GET", app, self.lit("$.last_used"), self.lit("VARIANT"))
         good = e.and_(self.type_in(app, "object"), self.type_in(value, "string"))
         return self.case([(good, self.timestamp(self.text(value)))], e.null())
 
-    def window(
-        self, comparison: C, value: object, t: exp.Expression
-    ) -> exp.Expression:
+    def window(self, comparison: C, value: object, t: exp.Expression) -> exp.Expression:
         """The test a time comparison makes on a present UTC timestamp ``t``."""
         e = self.e
         if comparison in (C.BEFORE, C.AFTER):
@@ -562,7 +569,10 @@ class _Writer:
             t = self.timestamp(self.text(v))
             test = e.Coalesce(this=self.window(comparison, value, t), expressions=[self.lit(wrong)])
             return self.case(
-                [(blank, self.lit(missing)), (e.Not(this=self.type_in(v, "string")), self.lit(wrong))],
+                [
+                    (blank, self.lit(missing)),
+                    (e.Not(this=self.type_in(v, "string")), self.lit(wrong)),
+                ],
                 test,
             )
         accepts, test = self.typed_test(leaf, v, kind)
@@ -699,9 +709,7 @@ class _Compiled:
 
 def _compile(rule: object, dialect: str, now: datetime | None, semantics: Semantics) -> _Compiled:
     if not isinstance(dialect, str) or dialect.lower() not in DIALECTS:
-        raise SQLError(
-            f"unknown SQL dialect {dialect!r}; choose one of: {', '.join(DIALECTS)}"
-        )
+        raise SQLError(f"unknown SQL dialect {dialect!r}; choose one of: {', '.join(DIALECTS)}")
     _sqlglot()
     if now is not None:
         ev._check_now(now)
@@ -762,7 +770,7 @@ def to_sql(
     dialect: str = "duckdb",
     table: str = "users",
     now: datetime | None = None,
-    semantics: Semantics = Semantics(),
+    semantics: Semantics = Semantics(),  # noqa: B008 - frozen, so sharing it is safe
 ) -> str:
     """The rule as one ``SELECT *`` over ``table`` returning the matching users.
 
@@ -803,7 +811,9 @@ def _normalized(connection: Any, relation: str) -> str:
 
     described = {row[0]: str(row[1]).upper() for row in connection.execute(
         f"DESCRIBE SELECT * FROM {relation}").fetchall()}  # fmt: skip
-    if described.get("json") == "JSON" and "custom_attributes" not in described:  # one object per row
+    if (
+        described.get("json") == "JSON" and "custom_attributes" not in described
+    ):  # one object per row
         profile = "json"
         parts = []
         for column in _COLUMNS:
@@ -878,7 +888,7 @@ def preview_duckdb(
     *,
     now: datetime,
     sample: int = 10,
-    semantics: Semantics = Semantics(),
+    semantics: Semantics = Semantics(),  # noqa: B008 - frozen, so sharing it is safe
     table: str | None = None,
 ) -> ev.Preview:
     """:func:`audience_dsl.preview` in embedded DuckDB: the same :class:`Preview`.
@@ -937,7 +947,9 @@ def _run(
     layout = f"({_layout(_normalized(connection, source))}) AS users"
     has = {type(leaf.node) for leaf in compiled.leaves}
     channels = {
-        leaf.node.channel.value for leaf in compiled.leaves if isinstance(leaf.node, ast.Subscription)
+        leaf.node.channel.value
+        for leaf in compiled.leaves
+        if isinstance(leaf.node, ast.Subscription)
     }
     checks = [
         ("a profile is a JSON object", "profile_type <> 'OBJECT'"),
@@ -948,14 +960,16 @@ def _run(
         column = f"{channel}_subscribe_json"
         checks.append((
             f"{channel}_subscribe must be opted_in, subscribed or unsubscribed",
-            f"coalesce(json_type({column}), 'NULL') <> 'NULL' AND coalesce({channel}_subscribe, '') "
-            "NOT IN ('opted_in', 'subscribed', 'unsubscribed')",
+            f"coalesce(json_type({column}), 'NULL') <> 'NULL' AND "
+            f"coalesce({channel}_subscribe, '') NOT IN ('opted_in', 'subscribed', 'unsubscribed')",
         ))  # fmt: skip
     if ast.LastUsedApp in has:
         checks.append(("apps must be a list of apps",
                        "coalesce(json_type(apps), 'NULL') NOT IN ('NULL', 'ARRAY')"))  # fmt: skip
     counts = ["count(*)", f"count(*) FILTER (WHERE {compiled.where.sql('duckdb')})"]
-    counts += [f"count(*) FILTER (WHERE {leaf.condition.sql('duckdb')})" for leaf in compiled.leaves]
+    counts += [
+        f"count(*) FILTER (WHERE {leaf.condition.sql('duckdb')})" for leaf in compiled.leaves
+    ]
     counts += [f"count(*) FILTER (WHERE {condition})" for _, condition in checks]
     row = connection.execute(f"SELECT {', '.join(counts)} FROM {layout}").fetchone()
     total, matched = int(row[0]), int(row[1])
@@ -1052,7 +1066,8 @@ def parquet_rows(path: str, batch: int = 4096) -> Iterator[tuple[str, Mapping[st
     try:
         normalized = _normalized(connection, f"read_parquet({_literal_sql(path)})")
         cursor = connection.execute(
-            "SELECT " + ", ".join(f"CAST({c}_json AS VARCHAR)" for c in _COLUMNS)
+            "SELECT "
+            + ", ".join(f"CAST({c}_json AS VARCHAR)" for c in _COLUMNS)
             + f" FROM ({normalized})"
         )
         number = 0

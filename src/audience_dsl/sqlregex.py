@@ -31,12 +31,8 @@ from .errors import SQLError
 
 __all__ = ["translate"]
 
-try:  # Python 3.11+
-    from re import _constants as _c  # type: ignore[attr-defined]
-    from re import _parser as _p  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _p  # type: ignore[no-redef]
+from re import _constants as _c  # Python's own regex parser (3.11+)
+from re import _parser as _p
 
 _MAX_REPEAT_COUNT = 1000
 _UNICODE_MAX = 0x10FFFF
