@@ -11,8 +11,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from audience_dsl import ast
-from audience_dsl.ast import Comparison as C
+from audience_dsl.language import ast
+from audience_dsl.language.ast import Comparison as C
 
 DATETIMES = (
     "2019-07-22",

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 import audience_dsl
-from audience_dsl.request import InvalidRequestError, Recipient
+from audience_dsl.braze.request import InvalidRequestError, Recipient
 from audience_dsl.sender import (
     AsyncBrazeClient,
     AuthenticationError,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from audience_dsl.cli import main
+from audience_dsl.cli.main import main
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

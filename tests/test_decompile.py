@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 
 import audience_dsl
-from audience_dsl import ast
-from audience_dsl.braze import validate
-from audience_dsl.compiler import to_json
-from audience_dsl.decompiler import decompile, from_json, resugar
+from audience_dsl.braze.codec import to_json
+from audience_dsl.braze.decompile import decompile, printable_core, resugar
+from audience_dsl.braze.validate import validate
 from audience_dsl.errors import AudienceWarning, UnsupportedError, ValidationError
+from audience_dsl.language import ast
 
 from .printing_strategies import core_exprs
 
@@ -205,7 +205,7 @@ def test_depth_10000() -> None:
     deep = _deep_dict(10_000)
     text = decompile(deep)
     assert text.startswith("a4 = 9999\nand (\n  a3 = 9998\n  or (\n")
-    core = from_json(deep)
+    core = printable_core(deep)
     assert audience_dsl.parse(text).expr == resugar(core)
 
 

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import audience_dsl
-from audience_dsl import ast
 from audience_dsl.errors import AudienceSyntaxError
-from audience_dsl.formatter import format_rule
-from audience_dsl.printer import print_rule
+from audience_dsl.language import ast
+from audience_dsl.language.formatter import format_rule
+from audience_dsl.language.printer import print_rule
 
 from .printing_strategies import surface_exprs
 

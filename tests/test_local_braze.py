@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -172,8 +171,6 @@ PROFILES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("audience_dsl.evaluator") is None,
-                    reason="the evaluator is not written yet")
 def test_who_would_have_received_it() -> None:
     now = datetime(2025, 1, 1, tzinfo=UTC)
     with LocalBraze(profiles=PROFILES, now=now) as braze, BrazeClient("k1", braze.url) as c:
@@ -257,4 +254,4 @@ def test_the_fixture_is_a_registered_pytest_plugin() -> None:
     from importlib.metadata import entry_points
 
     plugins = {entry.name: entry.value for entry in entry_points(group="pytest11")}
-    assert plugins.get("audience_dsl") == "audience_dsl.testing"
+    assert plugins.get("audience_dsl") == "audience_dsl.testing.plugin"

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from audience_dsl import ast, parse
-from audience_dsl.lower import DEFAULT, DOCUMENTED_MISSING, REFUSED, Options, _Refusal, negate
+from audience_dsl.lower import DEFAULT, Options, _Refusal, negate
+from audience_dsl.semantics import DOCUMENTED_MISSING, REFUSED
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "negation.md"
 

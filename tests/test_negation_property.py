@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audience_dsl import AudienceWarning, UnsupportedError, ast, compile, to_audience
-from audience_dsl.ast import Comparison as C
-from audience_dsl.evaluator import Semantics, WrongType, evaluate
+from audience_dsl.evaluator import evaluate
+from audience_dsl.language.ast import Comparison as C
+from audience_dsl.semantics import Semantics, WrongType
 
 NOW = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
 INSTANT = "2024-01-10T12:00:00Z"  # the before/after value used by generated rules

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import audience_dsl
-from audience_dsl.parser import grammar_text
+from audience_dsl.language.grammar import grammar_text
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAMMAR = ROOT / "grammar" / "audience.lark"
@@ -21,11 +20,20 @@ def test_the_parser_uses_the_reference_grammar() -> None:
     assert grammar_text() == GRAMMAR.read_text(encoding="utf-8")
 
 
-def test_an_installed_package_carries_the_grammar() -> None:
-    package = Path(audience_dsl.__file__).resolve().parent
-    if (ROOT / "src") in package.parents:
-        pytest.skip("running from the checkout (editable install); the wheel test covers this")
+def test_an_installed_package_carries_the_grammar(tmp_path: Path) -> None:
+    # pytest puts the checkout first on sys.path, so ask a fresh interpreter in an empty
+    # folder which copy an import finds: the installed one, unless the install is editable.
+    found = subprocess.run(
+        [sys.executable, "-I", "-c", "import audience_dsl; print(audience_dsl.__file__)"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    package = Path(found).resolve().parent
+    if package == ROOT / "audience_dsl":
+        pytest.skip("the installed package is the checkout (editable); the wheel test covers this")
     assert (package / "grammar" / "audience.lark").is_file()
+    assert (package / "grammar" / "audience.lark").read_text(encoding="utf-8") == GRAMMAR.read_text(
+        encoding="utf-8"
+    )
 
 
 def test_the_wheel_works_from_an_unrelated_folder(tmp_path: Path) -> None:

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 
 import audience_dsl
-from audience_dsl import ast
-from audience_dsl.ast import Comparison as C
 from audience_dsl.errors import AudienceError, UnsupportedError
+from audience_dsl.language import ast
+from audience_dsl.language.ast import Comparison as C
+from audience_dsl.language.printer import print_rule
 from audience_dsl.lower import lower
-from audience_dsl.printer import print_rule
 
 from .printing_strategies import core_exprs, surface_exprs
 

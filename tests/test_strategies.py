@@ -14,7 +14,7 @@ from hypothesis.errors import InvalidArgument
 import audience_dsl
 from audience_dsl import Schema, ast, strategies
 from audience_dsl.errors import AudienceWarning
-from audience_dsl.printer import print_rule
+from audience_dsl.language.printer import print_rule
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 

@@ -13,9 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import audience_dsl
-from audience_dsl.ast import Comparison, DataType
-from audience_dsl.braze import ALLOWED, ATTRIBUTE_COMPARISONS, read_json, validate
+from audience_dsl.braze.jsonpos import read_json
+from audience_dsl.braze.validate import validate
 from audience_dsl.errors import AudienceWarning, SchemaError, ValidationError
+from audience_dsl.language.ast import Comparison, DataType
+from audience_dsl.vocabulary import ALLOWED, ATTRIBUTE_COMPARISONS
 
 from .helpers import load_cases
 

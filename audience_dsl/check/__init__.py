@@ -1,0 +1,66 @@
+"""Checking a surface AST, the stage between parsing and lowering.
+
+:func:`check` binds parameters, infers types (or checks them against a schema), compiles
+regular expressions and issues warnings, collecting every problem of every step and
+raising once, sorted by position. Each step is a module of its own:
+
+* :mod:`~audience_dsl.check.params` — ``$parameters``;
+* :mod:`~audience_dsl.check.types` — type conflicts without a schema;
+* :mod:`~audience_dsl.check.schema` — :class:`Schema`, and comparisons against it;
+* :mod:`~audience_dsl.check.regexes` — regular expressions;
+* :mod:`~audience_dsl.check.suspicious` — what compiles but is probably not meant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from audience_dsl.check.params import bind, params_of
+from audience_dsl.check.regexes import check_regexes
+from audience_dsl.check.schema import Schema, check_schema
+from audience_dsl.check.suspicious import warn_suspicious
+from audience_dsl.check.types import type_conflicts
+from audience_dsl.errors import AudienceTypeError, SchemaError
+from audience_dsl.language import ast
+from audience_dsl.source import Source
+
+__all__ = ["Schema", "bind", "check", "params_of"]
+
+
+def check(
+    expr: ast.Node,
+    source: Source | None,
+    *,
+    schema: Schema | None = None,
+    strict: bool = False,
+    stacklevel: int = 2,
+) -> ast.Node:
+    """``expr`` checked: every problem of every step raised at once as one
+    :class:`~audience_dsl.errors.AudienceTypeError`; warnings issued at ``stacklevel``
+    (counted from the caller of this function).
+
+    Parameters must be bound already (:func:`bind`); ``strict`` needs a ``schema``.
+    """
+    if strict and schema is None:
+        raise SchemaError("strict checking needs a schema")
+    stacklevel += 1
+    nodes = list(ast.walk(expr))  # one walk, shared by every step
+    problems = type_conflicts(expr, known=schema or (), nodes=nodes)
+    problems.extend(check_regexes(expr, source, stacklevel=stacklevel, nodes=nodes))
+    if schema is not None:
+        try:
+            check_schema(expr, schema, strict=strict, source=source, nodes=nodes)
+        except AudienceTypeError as error:
+            problems.extend(error.diagnostics)
+    problems.extend(
+        warn_suspicious(expr, source, stacklevel=stacklevel, strict=strict, nodes=nodes)
+    )
+    if problems:
+        raise AudienceTypeError(problems, source or Source(""))
+    return expr
+
+
+def coerce_schema(schema: Schema | Mapping[str, Any] | str | None) -> Schema | None:
+    """A :class:`Schema` from what the public functions accept, or None."""
+    return Schema.coerce(schema) if schema is not None else None

@@ -1,0 +1,640 @@
+"""Each comparison of a rule as a sqlglot expression, for one SQL dialect.
+
+:class:`Writer` turns a leaf of a rule into a boolean SQL expression with exactly the
+evaluator's meaning under a :class:`~audience_dsl.semantics.Semantics`: the missing,
+wrong-type and present cells of each comparison become one ``CASE``. Keys, values and
+patterns only ever become literals (or, for Redshift's SUPER, quoted identifiers)
+built by sqlglot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from audience_dsl.errors import SQLError
+from audience_dsl.evaluator.predicates import days_of, expansion, instant_of, strings_of
+from audience_dsl.language import ast
+from audience_dsl.language.ast import Comparison as C
+from audience_dsl.semantics import Kind, Semantics, WrongType, kind_of
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+__all__ = ["ISO_CHECK", "MDY", "Leaf", "Writer"]
+
+
+#: JSON type names of each dialect's type function, per kind of value.
+_TYPE_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
+    "duckdb": {
+        "string": ("VARCHAR",), "integer": ("BIGINT", "UBIGINT", "HUGEINT"),
+        "decimal": ("DOUBLE",), "boolean": ("BOOLEAN",), "array": ("ARRAY",),
+        "object": ("OBJECT",), "null": ("NULL",),
+    },
+    "snowflake": {
+        "string": ("VARCHAR",), "integer": ("INTEGER",), "decimal": ("DECIMAL", "DOUBLE"),
+        "boolean": ("BOOLEAN",), "array": ("ARRAY",), "object": ("OBJECT",),
+        "null": ("NULL_VALUE",),
+    },
+    "bigquery": {
+        "string": ("string",), "integer": (), "decimal": ("number",), "boolean": ("boolean",),
+        "array": ("array",), "object": ("object",), "null": ("null",),
+    },
+    "postgres": {
+        "string": ("string",), "integer": (), "decimal": ("number",), "boolean": ("boolean",),
+        "array": ("array",), "object": ("object",), "null": ("null",),
+    },
+    "redshift": {
+        "string": ("string",), "integer": (), "decimal": ("number",), "boolean": ("boolean",),
+        "array": ("array",), "object": ("object",), "null": ("null",),
+    },
+    "spark": {
+        "string": ("STRING",), "integer": ("BIGINT",), "decimal": ("DOUBLE", "DECIMAL"),
+        "boolean": ("BOOLEAN",), "array": ("ARRAY",), "object": ("OBJECT",), "null": ("VOID",),
+    },
+}  # fmt: skip
+_TYPE_NAMES["databricks"] = _TYPE_NAMES["spark"]
+
+#: The ISO 8601 forms read as times (a subset of Python's ``datetime.fromisoformat``):
+#: ``YYYY-MM-DD`` or ``YYYYMMDD``, optionally one non-digit separator and a time
+#: ``HH``, ``HH:MM``, ``HH:MM:SS[.f]``, ``HHMM``, ``HHMMSS[.f]``, then optionally an
+#: offset ``Z``, ``±HH``, ``±HH:MM`` or ``±HHMM`` (one space may come before it, after a
+#: time without a fraction).
+ISO_CHECK = (
+    r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8})(?:[^0-9](?:"
+    r"(?:[0-9]{2}(?::[0-9]{2}(?::[0-9]{2})?)?|[0-9]{4}(?:[0-9]{2})?) ?"
+    r"|(?:[0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{6})[.,][0-9]+"
+    r")(?:Z|[-+][0-9]{2}(?::?[0-9]{2})?)?)?$"
+)
+_ISO_PARTS = (
+    r"^([0-9]{4})-?([0-9]{2})-?([0-9]{2})"
+    r"(?:[^0-9]([0-9]{2}):?([0-9]{2})?:?([0-9]{2})?(?:[.,]([0-9]+))?"
+    r" ?(Z|([-+])([0-9]{2}):?([0-9]{2})?)?)?$"
+)
+MDY = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$"
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    node: ast.Node
+    text: str
+    condition: exp.Expression
+
+
+class Writer:
+    """Builds the SQL condition of every leaf of a rule, for one dialect."""
+
+    def __init__(self, dialect: str, now: datetime | None, semantics: Semantics) -> None:
+        from sqlglot import exp as e
+
+        self.e = e
+        self.dialect = dialect
+        self.now = now
+        self.sem = semantics
+        self.types = _TYPE_NAMES[dialect]
+
+    # -- small constructors
+    def lit(self, value: object) -> exp.Expression:
+        e = self.e
+        if value is None:
+            return e.null()
+        if isinstance(value, bool):
+            return e.true() if value else e.false()
+        if isinstance(value, int):
+            return e.Literal.number(str(value))
+        if isinstance(value, float):
+            return e.Literal.number(repr(value))
+        return e.Literal.string(str(value))
+
+    def fn(self, name: str, *args: exp.Expression) -> exp.Expression:
+        return self.e.Anonymous(this=name, expressions=list(args))
+
+    def col(self, name: str) -> exp.Expression:
+        return self.e.column(name)
+
+    def cast(self, value: exp.Expression, to: str, *, safe: bool = False) -> exp.Expression:
+        cls = self.e.TryCast if safe else self.e.Cast
+        return cls(this=value, to=self.e.DataType.build(to, dialect=self.dialect))
+
+    def case(
+        self, whens: Sequence[tuple[exp.Expression, exp.Expression]], default: exp.Expression
+    ) -> exp.Expression:
+        out = self.e.Case()
+        for condition, value in whens:
+            out = out.when(condition, value)
+        return out.else_(default)
+
+    def paren(self, value: exp.Expression) -> exp.Expression:
+        return self.e.Paren(this=value)
+
+    # -- JSON access
+    def attribute(self, name: str) -> exp.Expression:
+        e, d = self.e, self.dialect
+        attrs = self.col("custom_attributes")
+        if d == "duckdb":
+            pointer = "/" + name.replace("~", "~0").replace("/", "~1")
+            return self.fn("JSON_EXTRACT", attrs, e.Literal.string(pointer))
+        if d == "postgres":
+            return self.fn("JSONB_EXTRACT_PATH", attrs, e.Literal.string(name))
+        if d == "snowflake":
+            return self.fn("GET", attrs, e.Literal.string(name))
+        if d == "redshift":  # SUPER navigation; the quoted name is an identifier
+            return e.Dot(this=attrs, expression=e.to_identifier(name, quoted=True))
+        if d == "bigquery":  # the JSON subscript operator takes the key as a literal
+            return e.Bracket(this=attrs, expressions=[e.Literal.string(name)])
+        escaped = name.replace("\\", "\\\\").replace("'", "\\'")
+        path = e.Literal.string(f"$['{escaped}']")
+        return self.fn("VARIANT_GET", attrs, path, e.Literal.string("VARIANT"))
+
+    def type_in(self, value: exp.Expression, *kinds: str) -> exp.Expression:
+        names = [n for kind in kinds for n in self.types[kind]]
+        kind = self.json_type(value)
+        if not names:
+            return self.e.false()
+        if len(names) == 1:
+            return self.e.EQ(this=kind, expression=self.lit(names[0]))
+        return self.e.In(this=kind, expressions=[self.lit(n) for n in names])
+
+    def json_type(self, value: exp.Expression) -> exp.Expression:
+        d = self.dialect
+        name = {
+            "duckdb": "JSON_TYPE", "snowflake": "TYPEOF", "bigquery": "JSON_TYPE",
+            "postgres": "JSONB_TYPEOF", "redshift": "JSON_TYPEOF",
+        }.get(d)  # fmt: skip
+        if name is None:  # spark, databricks: the variant's schema, first word
+            schema = self.fn("SCHEMA_OF_VARIANT", value.copy())
+            return self.fn("SPLIT_PART", schema, self.lit("<"), self.lit(1))
+        return self.fn(name, value.copy())
+
+    def text(self, value: exp.Expression) -> exp.Expression:
+        d, e = self.dialect, self.e
+        if d == "duckdb":
+            return self.fn("JSON_EXTRACT_STRING", value.copy(), e.Literal.string("$"))
+        if d == "postgres":
+            return e.JSONBExtractScalar(this=value.copy(), expression=e.Literal.string("{}"))
+        if d == "bigquery":
+            return self.fn("JSON_VALUE", value.copy())
+        if d in ("spark", "databricks"):
+            return self.cast(value.copy(), "STRING")
+        return self.cast(value.copy(), "VARCHAR")
+
+    def number(self, value: exp.Expression, integer: bool) -> exp.Expression:
+        d = self.dialect
+        if d == "postgres":
+            value = self.e.JSONBExtractScalar(
+                this=value.copy(), expression=self.e.Literal.string("{}")
+            )
+        elif d == "bigquery":
+            value = self.fn("JSON_VALUE", value.copy())
+        big = {"duckdb": "HUGEINT", "postgres": "NUMERIC", "bigquery": "BIGNUMERIC"}.get(
+            d, "DECIMAL(38, 0)"
+        )
+        return self.cast(value.copy(), big if integer else "DOUBLE")
+
+    def boolean(self, value: exp.Expression) -> exp.Expression:
+        if self.dialect == "postgres":
+            value = self.e.JSONBExtractScalar(
+                this=value.copy(), expression=self.e.Literal.string("{}")
+            )
+        elif self.dialect == "bigquery":
+            return self.fn("BOOL", value.copy())
+        return self.cast(value.copy(), "BOOLEAN")
+
+    def array_length(self, value: exp.Expression) -> exp.Expression:
+        name = {
+            "duckdb": "JSON_ARRAY_LENGTH", "snowflake": "ARRAY_SIZE", "bigquery": "ARRAY_LENGTH",
+            "postgres": "JSONB_ARRAY_LENGTH", "redshift": "GET_ARRAY_LENGTH",
+        }.get(self.dialect, "ARRAY_SIZE")  # fmt: skip
+        if self.dialect == "bigquery":
+            return self.fn(name, self.fn("JSON_QUERY_ARRAY", value.copy()))
+        if self.dialect in ("spark", "databricks"):
+            return self.fn(name, self.cast(value.copy(), "ARRAY<VARIANT>"))
+        return self.fn(name, value.copy())
+
+    def array_has_string(self, value: exp.Expression, wanted: Sequence[str]) -> exp.Expression:
+        """Some element of the JSON array ``value`` is a string in ``wanted``."""
+        e = self.e
+        item = e.to_identifier("item")
+        element = e.column("item")
+        test = e.and_(
+            self.type_in(element, "string"),
+            e.In(this=self.text(element), expressions=[self.lit(w) for w in wanted]),
+        )
+        d = self.dialect
+        if d == "duckdb":
+            elements = self.cast(value.copy(), "JSON[]")
+            kept = self.fn("LIST_FILTER", elements, e.Lambda(this=test, expressions=[item]))
+            return e.GT(this=self.fn("LEN", kept), expression=self.lit(0))
+        if d in ("spark", "databricks", "snowflake"):
+            elements = (
+                self.cast(value.copy(), "ARRAY<VARIANT>") if d != "snowflake" else value.copy()
+            )
+            kept = self.fn("FILTER", elements, e.Lambda(this=test, expressions=[item]))
+            return e.GT(this=self.fn("ARRAY_SIZE", kept), expression=self.lit(0))
+        source = {
+            "postgres": self.fn("JSONB_ARRAY_ELEMENTS", value.copy()),
+            "bigquery": e.Unnest(expressions=[self.fn("JSON_QUERY_ARRAY", value.copy())]),
+            "redshift": value.copy(),
+        }[d]
+        query = (
+            e.select(self.lit(1)).from_(e.Table(this=source, alias=self.alias(item))).where(test)
+        )
+        return e.Exists(this=query)
+
+    def alias(self, item: exp.Identifier) -> exp.TableAlias:
+        """``AS t(item)`` for a set-returning function, ``AS item`` for an unnested array."""
+        if self.dialect == "postgres":
+            return self.e.TableAlias(this=self.e.to_identifier("t"), columns=[item])
+        return self.e.TableAlias(this=item.copy())
+
+    def search(self, text: exp.Expression, pattern: str) -> exp.Expression:
+        from audience_dsl.evaluator.sql import regex as sqlregex
+
+        e, d = self.e, self.dialect
+        flavor = {
+            "duckdb": sqlregex.RE2, "bigquery": sqlregex.RE2, "spark": sqlregex.JAVA,
+            "databricks": sqlregex.JAVA, "postgres": sqlregex.ARE,
+        }.get(d)  # fmt: skip
+        if flavor is None:
+            raise SQLError(
+                f"regexes are not written for {d}: its POSIX engine cannot be given Braze's "
+                "meaning exactly; filter with another comparison, or use duckdb, bigquery, "
+                "postgres, spark or databricks"
+            )
+        written = e.Literal.string(sqlregex.translate(pattern, flavor))
+        if d == "duckdb":
+            return self.fn("REGEXP_MATCHES", text, written)
+        if d == "bigquery":
+            return self.fn("REGEXP_CONTAINS", text, written)
+        if d == "postgres":
+            return e.RegexpLike(this=text, expression=written)
+        return e.RegexpLike(this=text, expression=written)
+
+    def extract(self, text: exp.Expression, pattern: str, group: int) -> exp.Expression:
+        """Group ``group`` of ``pattern`` in ``text`` ('' when it took no part)."""
+        e, d = self.e, self.dialect
+        p = e.Literal.string(_only_group(pattern, group))
+        if d == "snowflake":
+            found = self.fn("REGEXP_SUBSTR", text.copy(), p, self.lit(1), self.lit(1),
+                            self.lit("e"), self.lit(1))  # fmt: skip
+        elif d in ("postgres", "redshift"):
+            found = (
+                self.fn("SUBSTRING", text.copy(), p)
+                if d == "postgres"
+                else self.fn(
+                    "REGEXP_SUBSTR", text.copy(), p, self.lit(1), self.lit(1), self.lit("e")
+                )
+            )
+        elif d == "bigquery":
+            found = self.fn("REGEXP_EXTRACT", text.copy(), p)
+        else:
+            found = self.fn("REGEXP_EXTRACT", text.copy(), p, self.lit(1))
+        return e.Coalesce(this=found, expressions=[self.lit("")])
+
+    def full_match(self, text: exp.Expression, pattern: str) -> exp.Expression:
+        e, d = self.e, self.dialect
+        p = e.Literal.string(pattern)
+        if d == "duckdb":
+            return self.fn("REGEXP_MATCHES", text.copy(), p)
+        if d == "bigquery":
+            return self.fn("REGEXP_CONTAINS", text.copy(), p)
+        if d == "snowflake":
+            return e.GT(this=self.fn("REGEXP_INSTR", text.copy(), p), expression=self.lit(0))
+        return e.RegexpLike(this=text.copy(), expression=p)
+
+    def to_int(self, text: exp.Expression) -> exp.Expression:
+        return self.cast(text, "INT")
+
+    def concat(self, *parts: exp.Expression) -> exp.Expression:
+        return (
+            self.e.DPipe(this=parts[0], expression=self.concat(*parts[1:]))
+            if len(parts) > 1
+            else parts[0]
+        )
+
+    def timestamp(self, text: exp.Expression) -> exp.Expression:
+        """``text`` as a UTC timestamp without zone, or NULL when it is not a date-time."""
+        e = self.e
+        part = [self.extract(text, _ISO_PARTS, g) for g in range(1, 12)]
+        year, month, day, hour, minute, second, fraction, _zone, sign, zh, zm = part
+
+        def or_zero(value: exp.Expression) -> exp.Expression:
+            return e.Coalesce(this=e.Nullif(this=value, expression=self.lit("")),
+                              expressions=[self.lit("00")])  # fmt: skip
+
+        first_six = self.fn("SUBSTR", self.concat(fraction, self.lit("")), self.lit(1), self.lit(6))
+        micro = self.fn("RPAD", first_six, self.lit(6), self.lit("0"))
+        local_text = self.concat(
+            year, self.lit("-"), month, self.lit("-"), day, self.lit(" "), or_zero(hour),
+            self.lit(":"), or_zero(minute), self.lit(":"), or_zero(second), self.lit("."), micro,
+        )  # fmt: skip
+        local = self.cast(local_text, "TIMESTAMP", safe=True)
+        offset = e.Mul(
+            this=self.case([(e.EQ(this=sign, expression=self.lit("-")), self.lit(-1))],
+                           self.lit(1)),
+            expression=self.paren(e.Add(
+                this=e.Mul(this=self.to_int(or_zero(zh)), expression=self.lit(60)),
+                expression=self.to_int(or_zero(zm)),
+            )),
+        )  # fmt: skip
+        sane = e.and_(
+            self.full_match(text, ISO_CHECK),
+            e.Between(this=self.to_int(year), low=self.lit(1), high=self.lit(3000)),
+            e.LT(this=self.to_int(or_zero(hour)), expression=self.lit(24)),
+            e.LT(this=self.to_int(or_zero(minute)), expression=self.lit(60)),
+            e.LT(this=self.to_int(or_zero(second)), expression=self.lit(60)),
+            e.LT(
+                this=e.Add(this=e.Mul(this=self.to_int(or_zero(zh)), expression=self.lit(60)),
+                           expression=self.to_int(or_zero(zm))),
+                expression=self.lit(1440),
+            ),
+        )  # fmt: skip
+        iso = self.minus_minutes(local, offset)
+        m, d, y = (self.extract(text, MDY, g) for g in (1, 2, 3))
+        mdy_text = self.concat(
+            y, self.lit("-"), self.fn("LPAD", m, self.lit(2), self.lit("0")), self.lit("-"),
+            self.fn("LPAD", d, self.lit(2), self.lit("0")), self.lit(" 00:00:00"),
+        )  # fmt: skip
+        mdy = self.cast(mdy_text, "TIMESTAMP", safe=True)
+        mdy_sane = e.and_(
+            self.full_match(text, MDY),
+            e.Between(this=self.to_int(y), low=self.lit(1), high=self.lit(3000)),
+        )
+        return self.case([(sane, iso), (mdy_sane, mdy)], e.null())
+
+    def minus_minutes(self, value: exp.Expression, minutes: exp.Expression) -> exp.Expression:
+        e = self.e
+        return e.TimestampAdd(
+            this=value, expression=e.Neg(this=self.paren(minutes)), unit=e.var("MINUTE")
+        )
+
+    def instant(self, moment: datetime) -> exp.Expression:
+        utc = moment.astimezone(UTC).replace(tzinfo=None)
+        return self.cast(self.lit(utc.isoformat(sep=" ", timespec="microseconds")), "TIMESTAMP")
+
+    def now_shifted(self, delta: timedelta) -> exp.Expression:
+        """``now + delta`` as a UTC timestamp."""
+        e = self.e
+        if self.now is not None:
+            return self.instant(self.now + delta)
+        current = self.cast(
+            e.AtTimeZone(this=e.CurrentTimestamp(), zone=self.lit("UTC")), "TIMESTAMP"
+        )
+        micro = delta // timedelta(microseconds=1)
+        if micro == 0:
+            return current
+        return e.TimestampAdd(this=current, expression=self.lit(micro), unit=e.var("MICROSECOND"))
+
+    # -- leaves
+    def leaf(self, node: ast.Node) -> exp.Expression:
+        e = self.e
+        if isinstance(node, ast.Attribute):
+            return self.attribute_leaf(node)
+        if isinstance(node, ast.Subscription):
+            state = node.state.value if isinstance(node.state, ast.State) else str(node.state)
+            accepted = [state]
+            if self.sem.subscribed_includes_opted_in and state == ast.State.SUBSCRIBED.value:
+                accepted.append(ast.State.OPTED_IN.value)
+            current = e.Coalesce(
+                this=self.col(f"{node.channel.value}_subscribe"),
+                expressions=[self.lit(ast.State.SUBSCRIBED.value)],
+            )
+            inside = e.In(this=current, expressions=[self.lit(s) for s in accepted])
+            return inside if node.comparison is C.IS else e.Not(this=self.paren(inside))
+        if isinstance(node, ast.LastUsedApp):
+            latest = self.latest_app()
+            test = self.window(node.comparison, node.value, latest)
+            never = self.lit(self.sem.never_used_app_matches)
+            return self.case([(e.Is(this=latest.copy(), expression=e.null()), never)], test)
+        all_of, parts = expansion(node)
+        conditions = [self.paren(self.attribute_leaf(part)) for part in parts]
+        joined = e.and_(*conditions) if all_of else e.or_(*conditions)
+        return self.paren(joined)
+
+    def latest_app(self) -> exp.Expression:
+        e, d = self.e, self.dialect
+        apps = self.col("apps")
+        if d != "duckdb":
+            item = e.to_identifier("app")
+            app = e.column("app")
+            used = self.app_used(app)
+            if d in ("postgres", "bigquery", "redshift"):
+                source = {
+                    "postgres": self.fn("JSONB_ARRAY_ELEMENTS", apps),
+                    "bigquery": e.Unnest(expressions=[self.fn("JSON_QUERY_ARRAY", apps)]),
+                    "redshift": apps,
+                }[d]
+                return e.Subquery(
+                    this=e.select(e.Max(this=used)).from_(
+                        e.Table(this=source, alias=self.alias(item))
+                    )
+                )
+            elements = apps if d == "snowflake" else self.cast(apps, "ARRAY<VARIANT>")
+            times = self.fn("TRANSFORM", elements, e.Lambda(this=used, expressions=[item]))
+            return self.fn("ARRAY_MAX", times)
+        app = e.column("app")
+        used = self.app_used(app)
+        elements = self.cast(apps, "JSON[]")
+        times = self.fn(
+            "LIST_TRANSFORM", elements, e.Lambda(this=used, expressions=[e.to_identifier("app")])
+        )
+        is_list = e.EQ(this=self.fn("JSON_TYPE", apps.copy()), expression=self.lit("ARRAY"))
+        return self.case([(is_list, self.fn("LIST_MAX", times))], e.null())
+
+    def app_used(self, app: exp.Expression) -> exp.Expression:
+        e, d = self.e, self.dialect
+        if d == "duckdb":
+            value = self.fn("JSON_EXTRACT", app, self.lit("$.last_used"))
+        elif d == "postgres":
+            value = self.fn("JSONB_EXTRACT_PATH", app, self.lit("last_used"))
+        elif d == "bigquery":
+            value = self.fn("JSON_QUERY", app, self.lit("$.last_used"))
+        elif d == "snowflake":
+            value = self.fn("GET", app, self.lit("last_used"))
+        elif d == "redshift":
+            value = e.Dot(this=app, expression=e.to_identifier("last_used", quoted=True))
+        else:
+            value = self.fn("VARIANT_GET", app, self.lit("$.last_used"), self.lit("VARIANT"))
+        good = e.and_(self.type_in(app, "object"), self.type_in(value, "string"))
+        return self.case([(good, self.timestamp(self.text(value)))], e.null())
+
+    def window(self, comparison: C, value: object, t: exp.Expression) -> exp.Expression:
+        """The test a time comparison makes on a present UTC timestamp ``t``."""
+        e = self.e
+        if comparison in (C.BEFORE, C.AFTER):
+            bound = self.instant(instant_of(comparison.value, value))
+            strict = self.sem.strict_before_after
+            if comparison is C.BEFORE:
+                return (e.LT if strict else e.LTE)(this=t.copy(), expression=bound)
+            return (e.GT if strict else e.GTE)(this=t.copy(), expression=bound)
+        span = timedelta(days=days_of(comparison, value))
+        inclusive = self.sem.day_boundary_inclusive
+        now = self.now_shifted(timedelta(0))
+        if comparison is C.LESS_THAN_X_DAYS_AGO:
+            low = self.now_shifted(-span)
+            first = (e.LTE if inclusive else e.LT)(this=low, expression=t.copy())
+            return self.paren(e.and_(first, e.LTE(this=t.copy(), expression=now)))
+        if comparison is C.GREATER_THAN_X_DAYS_AGO:
+            edge = self.now_shifted(-span)
+            return (e.LTE if inclusive else e.LT)(this=t.copy(), expression=edge)
+        if comparison is C.LESS_THAN_X_DAYS_IN_THE_FUTURE:
+            high = self.now_shifted(span)
+            last = (e.LTE if inclusive else e.LT)(this=t.copy(), expression=high)
+            return self.paren(e.and_(e.LTE(this=now, expression=t.copy()), last))
+        edge = self.now_shifted(span)
+        return (e.GTE if inclusive else e.GT)(this=t.copy(), expression=edge)
+
+    def attribute_leaf(self, leaf: ast.Attribute) -> exp.Expression:
+        e, sem = self.e, self.sem
+        name, comparison, value = leaf.name, leaf.comparison, leaf.value
+        v = self.attribute(name)
+        blank = self.paren(e.or_(
+            e.Is(this=v.copy(), expression=e.null()),
+            self.type_in(v, "null"),
+            self.paren(e.and_(self.type_in(v, "string"),
+                              e.EQ(this=self.text(v), expression=self.lit("")))),
+            self.paren(e.and_(self.type_in(v, "array"),
+                              e.EQ(this=self.array_length(v), expression=self.lit(0)))),
+        ))  # fmt: skip
+        if comparison is C.EXISTS:
+            return e.Not(this=blank)
+        if comparison is C.DOES_NOT_EXIST:
+            return blank
+        missing = sem.missing_matches(comparison, value)
+        wrong = missing if sem.wrong_type is WrongType.AS_MISSING else False
+        kind = kind_of(comparison, value)
+        if kind is Kind.TIME:
+            t = self.timestamp(self.text(v))
+            test = e.Coalesce(this=self.window(comparison, value, t), expressions=[self.lit(wrong)])
+            return self.case(
+                [
+                    (blank, self.lit(missing)),
+                    (e.Not(this=self.type_in(v, "string")), self.lit(wrong)),
+                ],
+                test,
+            )
+        accepts, test = self.typed_test(leaf, v, kind)
+        return self.case([(blank, self.lit(missing)), (accepts, test)], self.lit(wrong))
+
+    def typed_test(
+        self, leaf: ast.Attribute, v: exp.Expression, kind: Kind
+    ) -> tuple[exp.Expression, exp.Expression]:
+        e, sem = self.e, self.sem
+        comparison, value = leaf.comparison, leaf.value
+        if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX):
+            assert isinstance(value, str)
+            hit = self.search(self.text(v), value)
+            return self.type_in(v, "string"), hit if comparison is C.MATCHES_REGEX else e.Not(
+                this=hit
+            )
+        if kind in (Kind.ARRAY, Kind.TEXT_OR_ARRAY):
+            wanted = strings_of(comparison, value)
+            in_array = self.array_has_string(v, wanted)
+            if kind is Kind.ARRAY:
+                accepts, hit = self.type_in(v, "array"), in_array
+            else:
+                accepts = self.type_in(v, "string", "array")
+                as_text = e.and_(
+                    self.type_in(v, "string"),
+                    e.In(this=self.text(v), expressions=[self.lit(w) for w in wanted]),
+                )
+                hit = self.case([(self.type_in(v, "array"), in_array)], as_text)
+            positive = comparison in (C.INCLUDES_VALUE, C.IS_ANY_OF)
+            return accepts, hit if positive else e.Not(this=self.paren(hit))
+        if kind is Kind.BOOLEAN:
+            op = e.EQ if comparison is C.EQUALS else e.NEQ
+            return self.type_in(v, "boolean"), op(this=self.boolean(v), expression=self.lit(value))
+        if kind is Kind.NUMBER:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise SQLError(f"`{comparison}` compares numbers")
+            return self.type_in(v, "integer", "decimal"), self.number_test(comparison, value, v)
+        assert isinstance(value, str)
+        text = self.text(v)
+        if comparison is C.EQUALS:
+            test: exp.Expression = e.EQ(this=text, expression=self.lit(value))
+        elif sem.string_not_equal_case_sensitive:
+            test = e.NEQ(this=text, expression=self.lit(value))
+        else:
+            test = e.NEQ(this=self.casefold(text), expression=self.lit(value.casefold()))
+        return self.type_in(v, "string"), test
+
+    def casefold(self, text: exp.Expression) -> exp.Expression:
+        """Python's ``str.casefold`` in SQL: ``lower`` then the full case foldings that differ."""
+        folded: exp.Expression = self.e.Lower(this=text)
+        for source, target in _fold_table():
+            folded = self.fn("REPLACE", folded, self.lit(source), self.lit(target))
+        return folded
+
+    def number_test(self, comparison: C, number: int | float, v: exp.Expression) -> exp.Expression:
+        e = self.e
+        ops = {
+            C.EQUALS: e.EQ, C.NOT_EQUAL: e.NEQ, C.GREATER_THAN: e.GT,
+            C.GREATER_THAN_OR_EQUAL_TO: e.GTE, C.LESS_THAN: e.LT, C.LESS_THAN_OR_EQUAL_TO: e.LTE,
+        }  # fmt: skip
+        op = ops[comparison]
+        if isinstance(number, float) and not math.isfinite(number):
+            raise SQLError(f"`{comparison}` cannot compare with {number!r} in SQL")
+        # Stored decimals compare as doubles, as Python compares floats.
+        as_double = op(this=self.number(v, False), expression=self.lit(float(number)))
+        if abs(number) > 2**53:
+            raise SQLError(
+                f"the number {number!r} is beyond the exactly representable integers of a "
+                "SQL double; compare with a number below 2**53"
+            )
+        # Stored integers compare exactly: a decimal bound becomes the equivalent integer one.
+        whole = self.number(v, True)
+        exact = Fraction(number)
+        if exact.denominator == 1:
+            as_int: exp.Expression = op(this=whole, expression=self.lit(int(exact)))
+        elif comparison is C.EQUALS:
+            as_int = e.false()
+        elif comparison is C.NOT_EQUAL:
+            as_int = e.true()
+        elif comparison in (C.GREATER_THAN, C.LESS_THAN_OR_EQUAL_TO):
+            as_int = op(this=whole, expression=self.lit(math.floor(exact)))
+        else:
+            as_int = op(this=whole, expression=self.lit(math.ceil(exact)))
+        return self.case([(self.type_in(v, "integer"), as_int)], as_double)
+
+
+def _only_group(pattern: str, group: int) -> str:
+    """``pattern`` with every capturing group but number ``group`` made non-capturing."""
+    out: list[str] = []
+    seen = 0
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if ch == "(" and not pattern.startswith("(?", i):
+            seen += 1
+            out.append("(" if seen == group else "(?:")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_FOLDS: tuple[tuple[str, str], ...] | None = None
+
+
+def _fold_table() -> tuple[tuple[str, str], ...]:
+    """Characters whose ``casefold()`` differs from their ``lower()`` (after lowering)."""
+    global _FOLDS
+    if _FOLDS is None:
+        pairs: dict[str, str] = {}
+        for code in range(0x110000):
+            ch = chr(code)
+            if 0xD800 <= code <= 0xDFFF:
+                continue
+            low = ch.lower()
+            if ch.casefold() != low and len(low) == 1:
+                pairs[low] = low.casefold()
+        _FOLDS = tuple(sorted(pairs.items()))
+    return _FOLDS

@@ -1,0 +1,248 @@
+"""Operators to Braze comparisons: a name, an operator and a value (or list) become one
+attribute filter, or an error with a hint where the combination means nothing in Braze."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lark import Token
+
+from audience_dsl.errors import (
+    AudienceSyntaxError,
+    AudienceTypeError,
+    UnsupportedError,
+)
+from audience_dsl.language import ast
+from audience_dsl.language.ast import Comparison as C
+from audience_dsl.language.literals import (
+    datetime_text,
+    days_text,
+    decode_string,
+    describe_value,
+    number_value,
+    quote,
+    value_span_of,
+)
+from audience_dsl.language.names import (
+    render_name,
+)
+from audience_dsl.language.parts import Duration, Name, Op, ValueList, fail, token_span
+from audience_dsl.source import Span
+
+
+def expect_word(token: Token, word: str, form: str) -> None:
+    """Check that a soft keyword (a NAME in the grammar) is ``word``."""
+    if str(token).lower() != word:
+        fail(
+            AudienceSyntaxError,
+            f"expected `{word}`, found `{token}`",
+            token_span(token),
+            f"not `{word}`",
+            f"the form is {form}",
+        )
+
+
+def list_filter(
+    name: Name, comparison: ast.Comparison, values: Token | ValueList, op_span: Span, form: str
+) -> ast.Attribute:
+    """One of Braze's list comparisons: a list of strings, or a single string."""
+    if isinstance(values, Token):
+        value: ast.Value = decode_string(values)
+        spans: tuple[Span, ...] = (token_span(values),)
+        end = token_span(values)
+    else:
+        end = values.span
+        if isinstance(values.values, ast.Param):
+            fail(
+                AudienceSyntaxError,
+                f"`{form}` takes its values in parentheses, not a list parameter",
+                values.span,
+                "a parameter",
+                f"write `{render_name(name.text)} in $list` (an OR of `equals`), or the "
+                "values themselves",
+            )
+        op = Op("LIST", False, op_span, form)
+        check_non_empty(name, op, values)
+        texts = []
+        for item in values.values:
+            if not (isinstance(item, Token) and item.type == "STRING"):
+                fail(
+                    AudienceTypeError,
+                    f"`{form}` takes strings",
+                    value_span_of(item),
+                    f"found {describe_value(item)}",
+                    'write the values as strings, e.g. ("a", "b")',
+                )
+            texts.append(decode_string(item))
+        value = tuple(texts)
+        spans = tuple(value_span_of(v) for v in values.values)
+    return ast.Attribute(
+        name=name.text, comparison=comparison, value=value, span=name.span.cover(end),
+        name_span=name.span, value_span=spans[0] if len(spans) == 1 else spans[0].cover(spans[-1]),
+    )  # fmt: skip
+
+
+def check_non_empty(name: Name, op: Op, values: ValueList) -> None:
+    if not values.values:
+        examples = {"IN": '("US", "CA")', "CONTAINS": '("a", "b")', "LIST": '("a", "b")'}
+        fail(
+            UnsupportedError,
+            "an empty list matches nobody (or everybody), and Braze has no filter for it",
+            values.open_span.cover(values.span),
+            "empty list",
+            f"give at least one value: `{render_name(name.text)} {op.text} "
+            f"{examples.get(op.key, '(...)')}`",
+        )
+
+
+def array_item(name: Name, op: Op, value: Token | Duration) -> str | ast.Param:
+    if isinstance(value, Token) and value.type == "STRING":
+        return decode_string(value)
+    if isinstance(value, Token) and value.type == "PARAM":
+        return ast.Param(value[1:], 1, token_span(value))
+    shown = quote(str(value)) if isinstance(value, Token) else '"..."'
+    fail(
+        AudienceTypeError,
+        "array attributes hold strings, so `contains` takes a string",
+        value_span_of(value),
+        f"found {describe_value(value)}",
+        f"write `{render_name(name.text)} {op.text} {shown}`",
+    )
+
+
+def scalar_value(name: Name, op: Op, value: Token | Duration) -> Any:
+    if isinstance(value, Token):
+        if value.type == "STRING":
+            return decode_string(value)
+        if value.type == "NUMBER":
+            return number_value(value)
+        if value.type in ("TRUE", "FALSE"):
+            return value.type == "TRUE"
+        if value.type == "PARAM":
+            return ast.Param(value[1:], 1, token_span(value))
+    fail(
+        AudienceTypeError,
+        "`in` takes strings, numbers or booleans",
+        value_span_of(value),
+        f"found {describe_value(value)}",
+        f'write e.g. `{render_name(name.text)} {op.text} ("US", "CA")`',
+    )
+
+
+# (operator, value kind) -> comparison, for the comparison operators
+_RELATIVE = {
+    ("LT", False): C.LESS_THAN_X_DAYS_AGO,
+    ("GT", False): C.GREATER_THAN_X_DAYS_AGO,
+    ("LT", True): C.LESS_THAN_X_DAYS_IN_THE_FUTURE,
+    ("GT", True): C.GREATER_THAN_X_DAYS_IN_THE_FUTURE,
+}
+_ORDER = {
+    "GT": C.GREATER_THAN,
+    "GE": C.GREATER_THAN_OR_EQUAL_TO,
+    "LT": C.LESS_THAN,
+    "LE": C.LESS_THAN_OR_EQUAL_TO,
+}
+_INSTANT = {"GT": C.AFTER, "LT": C.BEFORE}
+_SYMBOL = {"EQ": "=", "NE": "!=", "GT": ">", "GE": ">=", "LT": "<", "LE": "<="}
+
+
+def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attribute:
+    """``name op value`` for the comparison operators (=, !=, <, <=, >, >=)."""
+    span = name.span.cover(value_span_of(value))
+    shown_name = render_name(name.text)
+
+    def make(comparison: ast.Comparison, payload: ast.Value) -> ast.Attribute:
+        return ast.Attribute(
+            name=name.text, comparison=comparison, value=payload, span=span,
+            name_span=name.span, value_span=value_span_of(value),
+        )  # fmt: skip
+
+    if isinstance(value, Duration):
+        comparison = _RELATIVE.get((op.key, value.future))
+        if comparison is None:
+            strict = "<" if op.key in ("LE", "EQ") else ">"
+            hint = f"write `{shown_name} {strict} {days_text(value)}`"
+            if op.key in ("LE", "GE"):
+                message = (
+                    f"`{op.text}` with a duration has no Braze equivalent: Braze compares "
+                    "relative times strictly, in whole days"
+                )
+                if op.key == "LE" and isinstance(value.days, int):
+                    later = Duration(value.days + 1, value.future, value.span, value.count_span)
+                    hint += f" or `{shown_name} < {days_text(later)}`"
+            else:
+                message = f"`{op.text}` with a duration has no Braze equivalent"
+                hint = f"compare relative times with `<` or `>`, e.g. `{shown_name} < " + (
+                    f"{days_text(value)}`"
+                )
+            fail(UnsupportedError, message, op.span, "no exact Braze comparison", hint)
+        return make(comparison, value.days)
+
+    kind = value.type
+    if kind == "PARAM":
+        param = ast.Param(value[1:], 1, token_span(value))
+        table = {"EQ": C.EQUALS, "NE": C.NOT_EQUAL, **_ORDER}
+        return make(table[op.key], param)
+    if kind == "DATETIME":
+        text = datetime_text(value)
+        if op.key in _INSTANT:
+            return make(_INSTANT[op.key], text)
+        if op.key in ("GE", "LE"):
+            word = "after" if op.key == "GE" else "before"
+            fail(
+                UnsupportedError,
+                f"`{op.text}` with a date-time has no Braze equivalent: `{word}` is strict",
+                op.span,
+                "no exact Braze comparison",
+                f"write `{shown_name} {word} {text}` (which leaves out {text} itself), "
+                f"or the instant just {'before' if word == 'after' else 'after'} it",
+            )
+        fail(
+            UnsupportedError,
+            f"Braze cannot compare a date-time with `{op.text}`",
+            op.span,
+            "no Braze comparison",
+            f"write a range: `{shown_name} after ... and {shown_name} before ...`",
+        )
+    if kind == "NUMBER":
+        number = number_value(value)
+        table = {"EQ": C.EQUALS, "NE": C.NOT_EQUAL, **_ORDER}
+        return make(table[op.key], number)
+    if kind in ("TRUE", "FALSE"):
+        if op.key in ("EQ", "NE"):
+            return make(C.EQUALS if op.key == "EQ" else C.NOT_EQUAL, kind == "TRUE")
+        fail(
+            AudienceTypeError,
+            f"`{op.text}` compares numbers, not booleans",
+            token_span(value),
+            "a boolean",
+            f"write `{shown_name} = {str(value).lower()}`",
+        )
+    if kind == "STRING":
+        text = decode_string(value)
+        if op.key in ("EQ", "NE"):
+            return make(C.EQUALS if op.key == "EQ" else C.NOT_EQUAL, text)
+        fail(
+            AudienceTypeError,
+            f"`{op.text}` compares numbers or date-times, not strings",
+            token_span(value),
+            "a string",
+            "Braze has no ordering of strings; use `=`, `in (...)` or a regex `~ /.../`",
+        )
+    if kind == "NULL":
+        fix = "is null" if op.key == "EQ" else "is not null"
+        fail(
+            AudienceSyntaxError,
+            "`null` is not a value to compare with",
+            token_span(value),
+            "null",
+            f"to test whether the attribute is set write `{shown_name} {fix}`",
+        )
+    # REGEX
+    fail(
+        AudienceTypeError,
+        f"a regex is matched with `~`, not `{op.text}`",
+        op.span,
+        "not a regex operator",
+        f"write `{shown_name} ~ {value}`" if op.key == "EQ" else f"write `{shown_name} !~ {value}`",
+    )
