@@ -10,7 +10,7 @@ built by sqlglot.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -25,7 +25,7 @@ from audience_dsl.semantics import Kind, Semantics, WrongType, kind_of
 if TYPE_CHECKING:
     from sqlglot import exp
 
-__all__ = ["ISO_CHECK", "MDY", "Leaf", "Writer"]
+__all__ = ["ISO_CHECK", "MDY", "Leaf", "Writer", "pointer"]
 
 
 #: JSON type names of each dialect's type function, per kind of value.
@@ -75,7 +75,18 @@ _ISO_PARTS = (
     r"(?:[^0-9]([0-9]{2}):?([0-9]{2})?:?([0-9]{2})?(?:[.,]([0-9]+))?"
     r" ?(Z|([-+])([0-9]{2}):?([0-9]{2})?)?)?$"
 )
+#: The usual export form, whose reading DuckDB's cast to TIMESTAMP agrees with: years
+#: 1-3000, hours 00-23, up to six decimals, UTC.
+_ISO_COMMON = (
+    r"^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[12][0-9]{3}|3000)-[0-9]{2}-[0-9]{2}"
+    r"(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?Z)?$"
+)
 MDY = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$"
+
+
+def pointer(name: str) -> str:
+    """A custom attribute's JSON pointer (RFC 6901), as DuckDB's JSON functions take it."""
+    return "/" + name.replace("~", "~0").replace("/", "~1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +99,10 @@ class Leaf:
 class Writer:
     """Builds the SQL condition of every leaf of a rule, for one dialect."""
 
-    def __init__(self, dialect: str, now: datetime | None, semantics: Semantics) -> None:
+    def __init__(
+        self, dialect: str, now: datetime | None, semantics: Semantics, *,
+        precomputed: bool = False,
+    ) -> None:  # fmt: skip
         from sqlglot import exp as e
 
         self.e = e
@@ -96,6 +110,11 @@ class Writer:
         self.now = now
         self.sem = semantics
         self.types = _TYPE_NAMES[dialect]
+        #: DuckDB preview: each custom attribute's JSON value, type and text are columns
+        #: ``attr_N``, ``attr_N_type``, ``attr_N_text`` computed once per user
+        #: (see :func:`pointer`); ``attributes`` lists the names in column order.
+        self.precomputed = precomputed
+        self.attributes: list[str] = []
 
     # -- small constructors
     def lit(self, value: object) -> exp.Expression:
@@ -135,9 +154,12 @@ class Writer:
     def attribute(self, name: str) -> exp.Expression:
         e, d = self.e, self.dialect
         attrs = self.col("custom_attributes")
+        if self.precomputed:
+            if name not in self.attributes:
+                self.attributes.append(name)
+            return self.col(f"attr_{self.attributes.index(name)}")
         if d == "duckdb":
-            pointer = "/" + name.replace("~", "~0").replace("/", "~1")
-            return self.fn("JSON_EXTRACT", attrs, e.Literal.string(pointer))
+            return self.fn("JSON_EXTRACT", attrs, e.Literal.string(pointer(name)))
         if d == "postgres":
             return self.fn("JSONB_EXTRACT_PATH", attrs, e.Literal.string(name))
         if d == "snowflake":
@@ -159,7 +181,17 @@ class Writer:
             return self.e.EQ(this=kind, expression=self.lit(names[0]))
         return self.e.In(this=kind, expressions=[self.lit(n) for n in names])
 
+    def _column_of(self, value: exp.Expression, suffix: str) -> exp.Expression | None:
+        if self.precomputed and isinstance(value, self.e.Column):
+            name = value.name
+            if name.startswith("attr_") and name[5:].isdigit():
+                return self.col(f"{name}_{suffix}")
+        return None
+
     def json_type(self, value: exp.Expression) -> exp.Expression:
+        known = self._column_of(value, "type")
+        if known is not None:
+            return known
         d = self.dialect
         name = {
             "duckdb": "JSON_TYPE", "snowflake": "TYPEOF", "bigquery": "JSON_TYPE",
@@ -171,6 +203,9 @@ class Writer:
         return self.fn(name, value.copy())
 
     def text(self, value: exp.Expression) -> exp.Expression:
+        known = self._column_of(value, "text")
+        if known is not None:
+            return known
         d, e = self.dialect, self.e
         if d == "duckdb":
             return self.fn("JSON_EXTRACT_STRING", value.copy(), e.Literal.string("$"))
@@ -310,50 +345,25 @@ class Writer:
         return self.cast(text, "INT")
 
     def concat(self, *parts: exp.Expression) -> exp.Expression:
-        return (
-            self.e.DPipe(this=parts[0], expression=self.concat(*parts[1:]))
-            if len(parts) > 1
-            else parts[0]
-        )
+        """The parts (never NULL here) joined, as one flat call: nesting costs recursion."""
+        return self.e.Concat(expressions=list(parts), safe=True)
 
     def timestamp(self, text: exp.Expression) -> exp.Expression:
         """``text`` as a UTC timestamp without zone, or NULL when it is not a date-time."""
         e = self.e
-        part = [self.extract(text, _ISO_PARTS, g) for g in range(1, 12)]
-        year, month, day, hour, minute, second, fraction, _zone, sign, zh, zm = part
-
-        def or_zero(value: exp.Expression) -> exp.Expression:
-            return e.Coalesce(this=e.Nullif(this=value, expression=self.lit("")),
-                              expressions=[self.lit("00")])  # fmt: skip
-
-        first_six = self.fn("SUBSTR", self.concat(fraction, self.lit("")), self.lit(1), self.lit(6))
-        micro = self.fn("RPAD", first_six, self.lit(6), self.lit("0"))
-        local_text = self.concat(
-            year, self.lit("-"), month, self.lit("-"), day, self.lit(" "), or_zero(hour),
-            self.lit(":"), or_zero(minute), self.lit(":"), or_zero(second), self.lit("."), micro,
-        )  # fmt: skip
-        local = self.cast(local_text, "TIMESTAMP", safe=True)
-        offset = e.Mul(
-            this=self.case([(e.EQ(this=sign, expression=self.lit("-")), self.lit(-1))],
-                           self.lit(1)),
-            expression=self.paren(e.Add(
-                this=e.Mul(this=self.to_int(or_zero(zh)), expression=self.lit(60)),
-                expression=self.to_int(or_zero(zm)),
-            )),
-        )  # fmt: skip
-        sane = e.and_(
-            self.full_match(text, ISO_CHECK),
-            e.Between(this=self.to_int(year), low=self.lit(1), high=self.lit(3000)),
-            e.LT(this=self.to_int(or_zero(hour)), expression=self.lit(24)),
-            e.LT(this=self.to_int(or_zero(minute)), expression=self.lit(60)),
-            e.LT(this=self.to_int(or_zero(second)), expression=self.lit(60)),
-            e.LT(
-                this=e.Add(this=e.Mul(this=self.to_int(or_zero(zh)), expression=self.lit(60)),
-                           expression=self.to_int(or_zero(zm))),
-                expression=self.lit(1440),
-            ),
-        )  # fmt: skip
-        iso = self.minus_minutes(local, offset)
+        if self.dialect == "duckdb":
+            # One regex match gives every part (a struct), bound once by a lambda.
+            names = ["y", "mo", "d", "h", "mi", "s", "f", "z", "sg", "zh", "zm"]
+            found = self.fn("REGEXP_EXTRACT", text.copy(), self.lit(_ISO_PARTS),
+                            e.Array(expressions=[self.lit(n) for n in names]))  # fmt: skip
+            m = e.column("m")
+            parts = [e.Dot(this=m.copy(), expression=e.to_identifier(n)) for n in names]
+            body = self.iso_instant(parts)
+            bound = self.fn("LIST_TRANSFORM", e.Array(expressions=[found]),
+                            e.Lambda(this=body, expressions=[e.to_identifier("m")]))  # fmt: skip
+            iso = self.fn("LIST_EXTRACT", bound, self.lit(1))
+        else:
+            iso = self.iso_instant([self.extract(text, _ISO_PARTS, g) for g in range(1, 12)])
         m, d, y = (self.extract(text, MDY, g) for g in (1, 2, 3))
         mdy_text = self.concat(
             y, self.lit("-"), self.fn("LPAD", m, self.lit(2), self.lit("0")), self.lit("-"),
@@ -364,7 +374,47 @@ class Writer:
             self.full_match(text, MDY),
             e.Between(this=self.to_int(y), low=self.lit(1), high=self.lit(3000)),
         )
-        return self.case([(sane, iso), (mdy_sane, mdy)], e.null())
+        whens = [(self.full_match(text, ISO_CHECK), iso), (mdy_sane, mdy)]
+        if self.dialect == "duckdb":  # the common form, read by DuckDB's own cast
+            cast = self.cast(text.copy(), "TIMESTAMP", safe=True)
+            whens.insert(0, (self.full_match(text, _ISO_COMMON), cast))
+        return self.case(whens, e.null())
+
+    def iso_instant(self, part: Sequence[exp.Expression]) -> exp.Expression:
+        """The UTC instant of an ISO 8601 text already checked, from its eleven parts."""
+        e = self.e
+        year, month, day, hour, minute, second, fraction, _zone, sign, zh, zm = (
+            p.copy() for p in part
+        )
+
+        def or_zero(value: exp.Expression) -> exp.Expression:
+            return e.Coalesce(this=e.Nullif(this=value.copy(), expression=self.lit("")),
+                              expressions=[self.lit("00")])  # fmt: skip
+
+        first_six = self.fn("SUBSTR", self.concat(fraction, self.lit("")), self.lit(1), self.lit(6))
+        micro = self.fn("RPAD", first_six, self.lit(6), self.lit("0"))
+        local_text = self.concat(
+            year.copy(), self.lit("-"), month, self.lit("-"), day, self.lit(" "), or_zero(hour),
+            self.lit(":"), or_zero(minute), self.lit(":"), or_zero(second), self.lit("."), micro,
+        )  # fmt: skip
+        local = self.cast(local_text, "TIMESTAMP", safe=True)
+        minutes = e.Add(
+            this=e.Mul(this=self.to_int(or_zero(zh)), expression=self.lit(60)),
+            expression=self.to_int(or_zero(zm)),
+        )
+        offset = e.Mul(
+            this=self.case([(e.EQ(this=sign, expression=self.lit("-")), self.lit(-1))],
+                           self.lit(1)),
+            expression=self.paren(minutes.copy()),
+        )  # fmt: skip
+        sane = e.and_(
+            e.Between(this=self.to_int(year), low=self.lit(1), high=self.lit(3000)),
+            e.LT(this=self.to_int(or_zero(hour)), expression=self.lit(24)),
+            e.LT(this=self.to_int(or_zero(minute)), expression=self.lit(60)),
+            e.LT(this=self.to_int(or_zero(second)), expression=self.lit(60)),
+            e.LT(this=minutes, expression=self.lit(1440)),
+        )
+        return self.case([(sane, self.minus_minutes(local, offset))], e.null())
 
     def minus_minutes(self, value: exp.Expression, minutes: exp.Expression) -> exp.Expression:
         e = self.e
@@ -406,10 +456,13 @@ class Writer:
             inside = e.In(this=current, expressions=[self.lit(s) for s in accepted])
             return inside if node.comparison is C.IS else e.Not(this=self.paren(inside))
         if isinstance(node, ast.LastUsedApp):
-            latest = self.latest_app()
-            test = self.window(node.comparison, node.value, latest)
             never = self.lit(self.sem.never_used_app_matches)
-            return self.case([(e.Is(this=latest.copy(), expression=e.null()), never)], test)
+            comparison, moment = node.comparison, node.value
+            return self.bind(
+                self.latest_app(), "latest",
+                lambda t: self.case([(e.Is(this=t.copy(), expression=e.null()), never)],
+                                    self.window(comparison, moment, t)),
+            )  # fmt: skip
         all_of, parts = expansion(node)
         conditions = [self.paren(self.attribute_leaf(part)) for part in parts]
         joined = e.and_(*conditions) if all_of else e.or_(*conditions)
@@ -488,10 +541,29 @@ class Writer:
         edge = self.now_shifted(span)
         return (e.GTE if inclusive else e.GT)(this=t.copy(), expression=edge)
 
+    def bind(
+        self, value: exp.Expression, name: str, body: Callable[[exp.Expression], exp.Expression]
+    ) -> exp.Expression:
+        """``body`` over ``value`` computed once: in DuckDB a one-element list and a lambda
+        (so a custom attribute's JSON is parsed once per leaf, not once per use)."""
+        e = self.e
+        if self.dialect != "duckdb":
+            return body(value)
+        inner = body(e.column(name))
+        mapped = self.fn("LIST_TRANSFORM", e.Array(expressions=[value]),
+                         e.Lambda(this=inner, expressions=[e.to_identifier(name)]))  # fmt: skip
+        return self.fn("LIST_EXTRACT", mapped, self.lit(1))
+
     def attribute_leaf(self, leaf: ast.Attribute) -> exp.Expression:
+        if self.precomputed:
+            return self.attribute_test(leaf, self.attribute(leaf.name))
+        return self.bind(
+            self.attribute(leaf.name), "attribute_value", lambda v: self.attribute_test(leaf, v)
+        )
+
+    def attribute_test(self, leaf: ast.Attribute, v: exp.Expression) -> exp.Expression:
         e, sem = self.e, self.sem
-        name, comparison, value = leaf.name, leaf.comparison, leaf.value
-        v = self.attribute(name)
+        comparison, value = leaf.comparison, leaf.value
         blank = self.paren(e.or_(
             e.Is(this=v.copy(), expression=e.null()),
             self.type_in(v, "null"),
@@ -508,8 +580,11 @@ class Writer:
         wrong = missing if sem.wrong_type is WrongType.AS_MISSING else False
         kind = kind_of(comparison, value)
         if kind is Kind.TIME:
-            t = self.timestamp(self.text(v))
-            test = e.Coalesce(this=self.window(comparison, value, t), expressions=[self.lit(wrong)])
+            test = self.bind(
+                self.timestamp(self.text(v)), "instant",
+                lambda t: e.Coalesce(this=self.window(comparison, value, t),
+                                     expressions=[self.lit(wrong)]),
+            )  # fmt: skip
             return self.case(
                 [
                     (blank, self.lit(missing)),

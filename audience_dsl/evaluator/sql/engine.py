@@ -19,7 +19,15 @@ from typing import Any
 from audience_dsl.errors import SQLError, ValidationError
 from audience_dsl.evaluator.predicates import show_json
 from audience_dsl.evaluator.preview import LeafCount, Preview
-from audience_dsl.evaluator.sql.query import INSTALL_HINT, Compiled, compile_rule, table_of
+from audience_dsl.evaluator.sql.dialects import pointer
+from audience_dsl.evaluator.sql.query import (
+    INSTALL_HINT,
+    Compiled,
+    compile_rule,
+    join,
+    render,
+    table_of,
+)
 from audience_dsl.language import ast
 from audience_dsl.semantics import Semantics
 
@@ -58,12 +66,13 @@ def _normalized(connection: Any, relation: str) -> str:
     if (
         described.get("json") == "JSON" and "custom_attributes" not in described
     ):  # one object per row
-        profile = "json"
-        parts = []
-        for column in _COLUMNS:
-            path = _literal_sql("$." + column)
-            parts.append(f"json_extract({profile}, {path}) AS {column}_json")
-        return f"SELECT json_type({profile}) AS profile_type, {', '.join(parts)} FROM {relation}"
+        # One parse of each line for all six fields.
+        paths = ", ".join(_literal_sql("$." + column) for column in _COLUMNS)
+        parts = [f"fields[{i}] AS {column}_json" for i, column in enumerate(_COLUMNS, 1)]
+        return (
+            f"SELECT json_type(json) AS profile_type, {', '.join(parts)} FROM "
+            f"(SELECT json, json_extract(json, [{paths}]) AS fields FROM {relation})"
+        )
     parts = ["'OBJECT' AS profile_type"]
     for column in _COLUMNS:
         quoted = e.to_identifier(column, quoted=True).sql("duckdb")
@@ -143,7 +152,7 @@ def preview_duckdb(
     """
     if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
         raise ValidationError([("sample", "expected a whole number, 0 or more")])
-    compiled = compile_rule(rule, "duckdb", now, semantics)
+    compiled = compile_rule(rule, "duckdb", now, semantics, precomputed=True)
     duckdb = require_duckdb()
     if not isinstance(users, str | os.PathLike | duckdb.DuckDBPyConnection):
         if isinstance(users, Mapping) or not isinstance(users, Iterable):
@@ -189,6 +198,18 @@ def _run(
     from sqlglot import exp as e
 
     layout = f"({_layout(_normalized(connection, source))}) AS users"
+    if compiled.attributes:
+        # Each custom attribute the rule reads: parsed once per user, with its type and text.
+        pointers = ", ".join(_literal_sql(pointer(name)) for name in compiled.attributes)
+        values = ", ".join(
+            f"fields[{i + 1}] AS attr_{i}, json_type(fields[{i + 1}]) AS attr_{i}_type, "
+            f"json_extract_string(fields[{i + 1}], '$') AS attr_{i}_text"
+            for i in range(len(compiled.attributes))
+        )
+        layout = (
+            f"(SELECT *, {values} FROM (SELECT *, json_extract(custom_attributes, "
+            f"[{pointers}]) AS fields FROM {layout})) AS users"
+        )
     has = {type(leaf.node) for leaf in compiled.leaves}
     channels = {
         leaf.node.channel.value
@@ -210,12 +231,19 @@ def _run(
     if ast.LastUsedApp in has:
         checks.append(("apps must be a list of apps",
                        "coalesce(json_type(apps), 'NULL') NOT IN ('NULL', 'ARRAY')"))  # fmt: skip
-    counts = ["count(*)", f"count(*) FILTER (WHERE {compiled.where.sql('duckdb')})"]
-    counts += [
-        f"count(*) FILTER (WHERE {leaf.condition.sql('duckdb')})" for leaf in compiled.leaves
-    ]
-    counts += [f"count(*) FILTER (WHERE {condition})" for _, condition in checks]
-    row = connection.execute(f"SELECT {', '.join(counts)} FROM {layout}").fetchone()
+    # Each condition is computed once per user, as a column; the rule joins the columns.
+    columns = [f"{render(leaf.condition, 'duckdb')} AS leaf_{i}"
+               for i, leaf in enumerate(compiled.leaves)]  # fmt: skip
+    columns += [f"{condition} AS bad_{j}" for j, (_, condition) in enumerate(checks)]
+    flagged = (
+        f"(SELECT external_id_json, braze_id_json, {', '.join(columns)} FROM {layout}) AS flagged"
+    )
+    rule = join(compiled.code, [e.column(f"leaf_{i}") for i in range(len(compiled.leaves))])
+    matches = render(rule, "duckdb")
+    counts = ["count(*)", f"count(*) FILTER (WHERE {matches})"]
+    counts += [f"count(*) FILTER (WHERE leaf_{i})" for i in range(len(compiled.leaves))]
+    counts += [f"count(*) FILTER (WHERE bad_{j})" for j in range(len(checks))]
+    row = connection.execute(f"SELECT {', '.join(counts)} FROM {flagged}").fetchone()
     total, matched = int(row[0]), int(row[1])
     leaf_counts = [int(x) for x in row[2 : 2 + len(compiled.leaves)]]
     problems = row[2 + len(compiled.leaves) :]
@@ -229,8 +257,8 @@ def _run(
     picked: list[str] = []
     if sample and matched:
         rows = connection.execute(
-            f"SELECT external_id_json, braze_id_json FROM {layout} "
-            f"WHERE {compiled.where.sql('duckdb')} LIMIT {int(sample)}"
+            f"SELECT external_id_json, braze_id_json FROM {flagged} "
+            f"WHERE {matches} LIMIT {int(sample)}"
         ).fetchall()
         missing_ids = []
         for index, (external, braze) in enumerate(rows):
@@ -241,7 +269,6 @@ def _run(
         if missing_ids:
             _fill_positions(connection, layout, compiled, where, picked, missing_ids, sample,
                             iterable)  # fmt: skip
-    del e
     return Preview(
         matched,
         total,
@@ -272,7 +299,7 @@ def _fill_positions(
     """Users without ids are named by their position, as the Python engine names them."""
     rows = connection.execute(
         f"SELECT n FROM (SELECT row_number() OVER () AS n, * FROM {layout}) "
-        f"WHERE {compiled.where.sql('duckdb')} ORDER BY n LIMIT {int(sample)}"
+        f"WHERE {render(compiled.where, 'duckdb')} ORDER BY n LIMIT {int(sample)}"
     ).fetchall()
     ordinals = [int(r[0]) for r in rows]
     if iterable:

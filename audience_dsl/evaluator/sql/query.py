@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ __all__ = [
     "INSTALL_HINT",
     "Compiled",
     "compile_rule",
+    "join",
     "render",
     "require_sqlglot",
     "table_of",
@@ -56,37 +58,49 @@ def require_sqlglot() -> Any:
 class Compiled:
     leaves: tuple[Leaf, ...]
     where: exp.Expression
+    #: The rule's structure, post-order: (LEAF, leaf index), (NOT, 1), (ALL|ANY, children).
+    code: tuple[tuple[int, int], ...]
+    #: With ``precomputed``: the custom attributes read, in ``attr_N`` column order.
+    attributes: tuple[str, ...] = ()
 
 
 def compile_rule(
-    rule: object, dialect: str, now: datetime | None, semantics: Semantics
-) -> Compiled:
+    rule: object, dialect: str, now: datetime | None, semantics: Semantics, *,
+    precomputed: bool = False,
+) -> Compiled:  # fmt: skip
     if not isinstance(dialect, str) or dialect.lower() not in DIALECTS:
         raise SQLError(f"unknown SQL dialect {dialect!r}; choose one of: {', '.join(DIALECTS)}")
     require_sqlglot()
     if now is not None:
         check_now(now)
     program = build_program(rule, now or datetime.now(UTC), semantics)
-    writer = Writer(dialect.lower(), now, semantics)
-    e = writer.e
+    writer = Writer(dialect.lower(), now, semantics, precomputed=precomputed)
     leaves = tuple(
         Leaf(node, condition_text(node, program.source, LEAF), writer.leaf(node))
         for node in program.leaves
     )
+    code = tuple((instruction.op, instruction.arg) for instruction in program.code)
+    where = join(code, [leaf.condition for leaf in leaves])
+    return Compiled(leaves, where, code, tuple(writer.attributes))
+
+
+def join(code: Sequence[tuple[int, int]], leaves: Sequence[exp.Expression]) -> exp.Expression:
+    """The rule's AND/OR/NOT structure (post-order ``code``) over its leaves' conditions."""
+    from sqlglot import exp as e
+
     stack: list[exp.Expression] = []
-    for instruction in program.code:
-        if instruction.op == LEAF:
-            stack.append(writer.paren(leaves[instruction.arg].condition.copy()))
-        elif instruction.op == NOT:
-            stack.append(e.Not(this=writer.paren(stack.pop())))
+    for op, arg in code:
+        if op == LEAF:
+            stack.append(e.Paren(this=leaves[arg].copy()))
+        elif op == NOT:
+            stack.append(e.Not(this=e.Paren(this=stack.pop())))
         else:
-            n = instruction.arg
-            parts = stack[len(stack) - n :]
-            del stack[len(stack) - n :]
-            joined = e.and_(*parts) if instruction.op == ALL else e.or_(*parts)
-            stack.append(writer.paren(joined))
+            parts = stack[len(stack) - arg :]
+            del stack[len(stack) - arg :]
+            joined = e.and_(*parts) if op == ALL else e.or_(*parts)
+            stack.append(e.Paren(this=joined))
     (where,) = stack
-    return Compiled(leaves, where)
+    return where
 
 
 def table_of(name: str, dialect: str) -> exp.Expression:
@@ -104,9 +118,17 @@ def table_of(name: str, dialect: str) -> exp.Expression:
     return e.Table(this=table, db=db, catalog=catalog)
 
 
+#: sqlglot writes SQL recursively; a time comparison or a case-insensitive `!=` nests a few
+#: hundred calls, so rendering runs with this much room (and refuses beyond it).
+_RENDER_DEPTH = 20_000
+
+
 def render(expression: exp.Expression, dialect: str) -> str:
+    """``expression`` as SQL text in ``dialect``; only our errors escape."""
     sqlglot = require_sqlglot()
+    limit = sys.getrecursionlimit()
     try:
+        sys.setrecursionlimit(max(limit, _RENDER_DEPTH))
         sql: str = expression.sql(
             dialect=DIALECTS[dialect], unsupported_level=sqlglot.ErrorLevel.RAISE
         )
@@ -114,6 +136,8 @@ def render(expression: exp.Expression, dialect: str) -> str:
         raise SQLError("the rule is nested too deeply to be written as SQL") from None
     except sqlglot.errors.UnsupportedError as exc:
         raise SQLError(f"{dialect} cannot express part of this rule: {exc}") from None
+    finally:
+        sys.setrecursionlimit(limit)
     return sql
 
 
