@@ -120,8 +120,8 @@ def main() -> None:
         if "parquet" in args.formats:
             files["parquet"] = Path(folder) / "users.parquet"
             write_parquet(jsonl, files["parquet"])
-        print(f"{args.users:,} users written in {time.perf_counter() - start:.0f} s: "
-              + ", ".join(f"{k} {os.path.getsize(p) / 1e6:,.0f} MB" for k, p in files.items()))  # fmt: skip
+        sizes = ", ".join(f"{k} {os.path.getsize(p) / 1e6:,.0f} MB" for k, p in files.items())
+        print(f"{args.users:,} users written in {time.perf_counter() - start:.0f} s: {sizes}")
         print(f"rule: {RULE}")
         for form in args.formats.split(","):
             results = {}
