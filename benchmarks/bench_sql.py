@@ -87,10 +87,22 @@ def run_one(engine: str, path: str) -> None:
     start = time.perf_counter()
     result = preview(RULE, path, now=NOW, engine=engine)
     elapsed = time.perf_counter() - start
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    rss = _peak_rss()
     answer = [result.matched, result.total, list(result.sample), [c.passed for c in result.leaves]]
     print(json.dumps({"seconds": elapsed, "rss": rss, "answer": answer}))
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory in bytes (VmHWM: not inherited across exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def measure(engine: str, path: Path) -> dict[str, Any]:

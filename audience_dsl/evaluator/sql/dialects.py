@@ -489,12 +489,17 @@ class Writer:
             elements = apps if d == "snowflake" else self.cast(apps, "ARRAY<VARIANT>")
             times = self.fn("TRANSFORM", elements, e.Lambda(this=used, expressions=[item]))
             return self.fn("ARRAY_MAX", times)
-        app = e.column("app")
-        used = self.app_used(app)
-        elements = self.cast(apps, "JSON[]")
-        times = self.fn(
-            "LIST_TRANSFORM", elements, e.Lambda(this=used, expressions=[e.to_identifier("app")])
-        )
+        # Every object element's `last_used` (a wildcard path skips other elements); of
+        # those, the strings; of those, the instants.
+        found = self.fn("JSON_EXTRACT", apps, self.lit("$[*].last_used"))
+        item = e.to_identifier("used")
+        used = e.column("used")
+        strings = self.fn("LIST_FILTER", found, e.Lambda(
+            this=e.EQ(this=self.fn("JSON_TYPE", used.copy()), expression=self.lit("VARCHAR")),
+            expressions=[item.copy()],
+        ))  # fmt: skip
+        parse = self.timestamp(self.fn("JSON_EXTRACT_STRING", used.copy(), self.lit("$")))
+        times = self.fn("LIST_TRANSFORM", strings, e.Lambda(this=parse, expressions=[item]))
         is_list = e.EQ(this=self.fn("JSON_TYPE", apps.copy()), expression=self.lit("ARRAY"))
         return self.case([(is_list, self.fn("LIST_MAX", times))], e.null())
 
