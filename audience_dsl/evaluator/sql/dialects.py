@@ -644,8 +644,11 @@ class Writer:
 
     def casefold(self, text: exp.Expression) -> exp.Expression:
         """Python's ``str.casefold`` in SQL: ``lower`` then the full case foldings that differ."""
+        before, after = _fold_table()
+        for source, target in before:  # characters whose lowercase is longer than one
+            text = self.fn("REPLACE", text, self.lit(source), self.lit(target))
         folded: exp.Expression = self.e.Lower(this=text)
-        for source, target in _fold_table():
+        for source, target in after:
             folded = self.fn("REPLACE", folded, self.lit(source), self.lit(target))
         return folded
 
@@ -701,20 +704,24 @@ def _only_group(pattern: str, group: int) -> str:
     return "".join(out)
 
 
-_FOLDS: tuple[tuple[str, str], ...] | None = None
+_FOLDS: tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] | None = None
 
 
-def _fold_table() -> tuple[tuple[str, str], ...]:
-    """Characters whose ``casefold()`` differs from their ``lower()`` (after lowering)."""
+def _fold_table() -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """What ``casefold()`` does beyond ``lower()``: (replacements before lowering, for
+    characters whose lowercase is several characters; replacements after lowering)."""
     global _FOLDS
     if _FOLDS is None:
-        pairs: dict[str, str] = {}
+        before: dict[str, str] = {}
+        after: dict[str, str] = {}
         for code in range(0x110000):
             ch = chr(code)
             if 0xD800 <= code <= 0xDFFF:
                 continue
             low = ch.lower()
-            if ch.casefold() != low and len(low) == 1:
-                pairs[low] = low.casefold()
-        _FOLDS = tuple(sorted(pairs.items()))
+            if len(low) != 1:
+                before[ch] = ch.casefold()
+            elif ch.casefold() != low:
+                after[low] = low.casefold()
+        _FOLDS = (tuple(sorted(before.items())), tuple(sorted(after.items())))
     return _FOLDS
