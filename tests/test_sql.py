@@ -434,6 +434,14 @@ def test_profiles_that_break_the_export_shape_fail_in_both_engines(bad: dict[str
 
 
 def test_unreadable_files_are_our_errors(tmp_path: Path) -> None:
+    padded = tmp_path / "padded.jsonl"
+    padded.write_text('\t {"external_id": "t", "custom_attributes": {"a": 1}}\n[1]\n')
+    with pytest.raises(ValidationError):  # the second line is not an object
+        preview("a = 1", padded, now=NOW)
+    with pytest.raises(ValidationError):
+        preview("a = 1", padded, now=NOW, engine="duckdb")
+    padded.write_text('\t {"external_id": "t", "custom_attributes": {"a": 1}}\n')
+    assert preview("a = 1", padded, now=NOW, engine="duckdb").sample == ("t",)
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"custom_attributes": {}}\n{not json\n')
     with pytest.raises(audience_dsl.AudienceError):

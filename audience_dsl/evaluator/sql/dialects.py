@@ -498,10 +498,27 @@ class Writer:
             this=e.EQ(this=self.fn("JSON_TYPE", used.copy()), expression=self.lit("VARCHAR")),
             expressions=[item.copy()],
         ))  # fmt: skip
-        parse = self.timestamp(self.fn("JSON_EXTRACT_STRING", used.copy(), self.lit("$")))
-        times = self.fn("LIST_TRANSFORM", strings, e.Lambda(this=parse, expressions=[item]))
+        texts = self.fn("LIST_TRANSFORM", strings, e.Lambda(
+            this=self.fn("JSON_EXTRACT_STRING", used.copy(), self.lit("$")),
+            expressions=[item.copy()],
+        ))  # fmt: skip
+
+        def latest(values: exp.Expression) -> exp.Expression:
+            def each(body: exp.Expression) -> exp.Expression:
+                function = e.Lambda(this=body, expressions=[e.to_identifier("text")])
+                return self.fn("LIST_TRANSFORM", values.copy(), function)
+
+            text = e.column("text")
+            # When every time has the usual form (a row-level test, so the general reading
+            # runs only for rows that need it), DuckDB's cast reads them all.
+            usual = self.fn("LIST_BOOL_AND", each(self.full_match(text, _ISO_COMMON)))
+            quick = self.fn("LIST_MAX", each(self.cast(text.copy(), "TIMESTAMP", safe=True)))
+            full = self.fn("LIST_MAX", each(self.timestamp(text.copy())))
+            return self.case([(usual, quick)], full)
+
+        times = self.bind(texts, "texts", latest)
         is_list = e.EQ(this=self.fn("JSON_TYPE", apps.copy()), expression=self.lit("ARRAY"))
-        return self.case([(is_list, self.fn("LIST_MAX", times))], e.null())
+        return self.case([(is_list, times)], e.null())
 
     def app_used(self, app: exp.Expression) -> exp.Expression:
         e, d = self.e, self.dialect

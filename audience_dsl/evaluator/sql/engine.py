@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,20 +57,25 @@ def _literal_sql(value: str) -> str:
     return str(e.Literal.string(value).sql("duckdb"))
 
 
-def _normalized(connection: Any, relation: str) -> str:
-    """A SELECT giving ``relation``'s rows in the documented layout (JSON columns as JSON)."""
+def _normalized(connection: Any, relation: str, attributes: Sequence[str]) -> str:
+    """A SELECT giving ``relation``'s rows as JSON columns, plus ``attr_N``: the JSON value of
+    each custom attribute in ``attributes`` (each source parsed once per row)."""
     from sqlglot import exp as e
 
     described = {row[0]: str(row[1]).upper() for row in connection.execute(
         f"DESCRIBE SELECT * FROM {relation}").fetchall()}  # fmt: skip
-    if (
-        described.get("json") == "JSON" and "custom_attributes" not in described
-    ):  # one object per row
-        # One parse of each line for all six fields.
-        paths = ", ".join(_literal_sql("$." + column) for column in _COLUMNS)
-        parts = [f"fields[{i}] AS {column}_json" for i, column in enumerate(_COLUMNS, 1)]
+    pointers = ["/custom_attributes" + pointer(name) for name in attributes]
+    if described.get("json") == "JSON" and "custom_attributes" not in described:
+        # One object a line: one parse of the line for every field and attribute read.
+        paths = ", ".join(_literal_sql(p) for p in [*("$." + c for c in _COLUMNS), *pointers])
+        names = [f"{column}_json" for column in _COLUMNS]
+        names += [f"attr_{i}" for i in range(len(attributes))]
+        parts = [f"fields[{i}] AS {name}" for i, name in enumerate(names, 1)]
         return (
-            f"SELECT json_type(json) AS profile_type, {', '.join(parts)} FROM "
+            # The scan has checked the syntax: a line starting with `{` is an object.
+            "SELECT CASE WHEN starts_with(ltrim(CAST(json AS VARCHAR), "
+            "' ' || chr(9) || chr(10) || chr(13)), '{') "
+            f"THEN 'OBJECT' ELSE 'OTHER' END AS profile_type, {', '.join(parts)} FROM "
             f"(SELECT json, json_extract(json, [{paths}]) AS fields FROM {relation})"
         )
     parts = ["'OBJECT' AS profile_type"]
@@ -85,20 +90,34 @@ def _normalized(connection: Any, relation: str) -> str:
             parts.append(f"json({quoted}) AS {column}_json")
         else:
             parts.append(f"to_json({quoted}) AS {column}_json")
-    return f"SELECT {', '.join(parts)} FROM {relation}"
+    inner = f"SELECT {', '.join(parts)} FROM {relation}"
+    if not attributes:
+        return inner
+    found = ", ".join(_literal_sql(pointer(name)) for name in attributes)
+    values = ", ".join(f"fields[{i}] AS attr_{i - 1}" for i in range(1, len(attributes) + 1))
+    return (
+        f"SELECT * EXCLUDE (fields), {values} FROM (SELECT *, "
+        f"json_extract(custom_attributes_json, [{found}]) AS fields FROM ({inner}))"
+    )
 
 
-def _layout(normalized: str) -> str:
-    """The documented table layout over the normalized JSON columns."""
+def _layout(normalized: str, attributes: Sequence[str]) -> str:
+    """The documented table layout over the normalized JSON columns, with each custom
+    attribute's JSON value, type and text (``attr_N``, ``attr_N_type``, ``attr_N_text``)."""
     subscribe = [
         f"CASE WHEN json_type({c}_json) = 'VARCHAR' THEN json_extract_string({c}_json, '$') END"
         f" AS {c}"
         for c in ("push_subscribe", "email_subscribe")
     ]
+    values = "".join(
+        f", attr_{i}, json_type(attr_{i}) AS attr_{i}_type, "
+        f"json_extract_string(attr_{i}, '$') AS attr_{i}_text"
+        for i in range(len(attributes))
+    )
     return (
         "SELECT profile_type, external_id_json, braze_id_json, push_subscribe_json, "
         "email_subscribe_json, custom_attributes_json AS custom_attributes, "
-        f"apps_json AS apps, {', '.join(subscribe)} FROM ({normalized})"
+        f"apps_json AS apps, {', '.join(subscribe)}{values} FROM ({normalized})"
     )
 
 
@@ -197,19 +216,8 @@ def _run(
 ) -> Preview:
     from sqlglot import exp as e
 
-    layout = f"({_layout(_normalized(connection, source))}) AS users"
-    if compiled.attributes:
-        # Each custom attribute the rule reads: parsed once per user, with its type and text.
-        pointers = ", ".join(_literal_sql(pointer(name)) for name in compiled.attributes)
-        values = ", ".join(
-            f"fields[{i + 1}] AS attr_{i}, json_type(fields[{i + 1}]) AS attr_{i}_type, "
-            f"json_extract_string(fields[{i + 1}], '$') AS attr_{i}_text"
-            for i in range(len(compiled.attributes))
-        )
-        layout = (
-            f"(SELECT *, {values} FROM (SELECT *, json_extract(custom_attributes, "
-            f"[{pointers}]) AS fields FROM {layout})) AS users"
-        )
+    attributes = compiled.attributes
+    layout = f"({_layout(_normalized(connection, source, attributes), attributes)}) AS users"
     has = {type(leaf.node) for leaf in compiled.leaves}
     channels = {
         leaf.node.channel.value
@@ -335,7 +343,7 @@ def parquet_rows(path: str, batch: int = 4096) -> Iterator[tuple[str, Mapping[st
     duckdb = require_duckdb()
     connection = duckdb.connect()
     try:
-        normalized = _normalized(connection, f"read_parquet({_literal_sql(path)})")
+        normalized = _normalized(connection, f"read_parquet({_literal_sql(path)})", ())
         cursor = connection.execute(
             "SELECT "
             + ", ".join(f"CAST({c}_json AS VARCHAR)" for c in _COLUMNS)
