@@ -13,7 +13,8 @@ RecursionError) are caught at the boundary where they arise and re-raised as our
     ├── SQLError                   a rule cannot run as SQL exactly (or the engine failed)
     ├── ValidationError            a Connected Audience object breaks Braze's rules
     │   └── request.InvalidRequestError    a request body breaks them (rules 1-24)
-    └── SendError                  sending failed; in audience_dsl.sender:
+    └── SendError                  sending failed (keeps the request and response); in
+        │                          audience_dsl.sender:
         ├── ConnectionFailed, OutcomeUnknown, SendInterrupted, JournalError
         └── BrazeHTTPError: AuthenticationError, RateLimitError, ServerError,
                             RequestRejected
@@ -27,9 +28,12 @@ each diagnostic as a caret diagram under the offending text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 from audience_dsl.source import Source, Span
 
@@ -41,6 +45,8 @@ __all__ = [
     "Diagnostic",
     "Label",
     "ParameterError",
+    "RequestInfo",
+    "ResponseInfo",
     "RuleError",
     "SQLError",
     "SchemaError",
@@ -53,6 +59,18 @@ __all__ = [
 
 class AudienceWarning(UserWarning):
     """Something compiles but is probably not meant (a dotted name, Liquid in a value, ...)."""
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first caller outside the
+    package, whichever entry point was called (for the function that calls ``warn``)."""
+    package = str(Path(__file__).resolve().parent)
+    frame = sys._getframe(1)  # the function that will call warnings.warn (level 1)
+    level = 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +196,62 @@ class SQLError(AudienceError):
     """A rule cannot run as SQL with exactly the evaluator's meaning, or the SQL engine failed."""
 
 
+@dataclass(frozen=True)
+class RequestInfo:
+    """What was sent: method, URL, headers (the API key redacted) and the JSON body."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ResponseInfo:
+    """What came back: status, headers and the body (parsed JSON, or text).
+
+    Only the first part of a long body is read (``truncated`` says so); Braze's answers
+    are small, so a long one is not Braze's.
+    """
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: Any
+    truncated: bool = False
+
+
 class SendError(AudienceError):
-    """Sending a request to Braze failed."""
+    """Sending failed; ``request`` and ``response`` say what was sent and what came back.
+
+    The one class of sending errors: :mod:`audience_dsl.sender` re-exports it and
+    derives its error tree from it. Neither the message nor ``request`` holds the key.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: RequestInfo | None = None,
+        response: ResponseInfo | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.response = response
+
+    @property
+    def status_code(self) -> int | None:
+        return self.response.status_code if self.response is not None else None
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_send_error, (type(self), self.message, self.request, self.response))
+
+
+def _rebuild_send_error(
+    cls: type[SendError], message: str, request: RequestInfo | None,
+    response: ResponseInfo | None,
+) -> SendError:
+    return cls(message, request=request, response=response)
 
 
 def render(diagnostic: Diagnostic, source: Source) -> str:
@@ -195,17 +267,55 @@ def render(diagnostic: Diagnostic, source: Source) -> str:
         gutter,
     ]
     shown_line = 0
+    cut = 0
     for place_span, mark, text in sorted(places, key=lambda p: (p[0].line, p[0].column)):
         line_text = source.line_text(place_span.line)
         if place_span.line != shown_line:
+            on_line = [p[0] for p in places if p[0].line == place_span.line]
+            line_text, cut = _window(line_text, on_line)
             out.append(f" {place_span.line:>{width}} | {line_text}".rstrip())
             shown_line = place_span.line
-        out.append(f"{gutter} {_underline(line_text, place_span, mark)} {text}".rstrip())
+        else:
+            line_text, _cut = _window(
+                source.line_text(place_span.line),
+                [p[0] for p in places if p[0].line == place_span.line],
+            )
+        shifted = Span(
+            place_span.start, place_span.end, place_span.line, place_span.column - cut,
+            place_span.end_line, place_span.end_column - cut,
+        )  # fmt: skip
+        out.append(f"{gutter} {_underline(line_text, shifted, mark)} {text}".rstrip())
     if diagnostic.hint:
         hint_lines = diagnostic.hint.split("\n")
         out.append(f"{' ' * (width + 2)}= hint: {hint_lines[0]}")
         out.extend(f"{' ' * (width + 2)}        {extra}" for extra in hint_lines[1:])
     return "\n".join(out)
+
+
+#: Lines longer than this are shown as a window around the places marked on them.
+_WIDE = 100
+_CONTEXT = 40
+
+
+def _window(line_text: str, spans: list[Span]) -> tuple[str, int]:
+    """A long line cut to a window around ``spans``: the text shown, and how many columns
+    were cut from its start (an ellipsis stands for each cut end)."""
+    if len(line_text) <= _WIDE:
+        return line_text, 0
+    first = min(span.column for span in spans) - 1
+    last = max(
+        span.end_column - 1 if span.end_line == span.line else len(line_text) for span in spans
+    )
+    start = max(0, first - _CONTEXT)
+    stop = min(len(line_text), max(last, first + 1) + _CONTEXT)
+    shown = line_text[start:stop]
+    cut = 0
+    if start > 0:
+        shown = "..." + shown
+        cut = start - 3
+    if stop < len(line_text):
+        shown += "..."
+    return shown, cut
 
 
 def _underline(line_text: str, span: Span, mark: str) -> str:

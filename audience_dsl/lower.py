@@ -110,7 +110,8 @@ def negate(
                 "`not` over `!=` on a string cannot be compiled exactly when `not_equal` may "
                 "ignore case: its complement would be an `equals` that ignores case, which "
                 "Braze does not have",
-                f'write `{leaf.name} = "..."` for each spelling you mean, joined with `or`',
+                f'write `{render_name(leaf.name)} = "..."` for each spelling you mean, '
+                "joined with `or`",
             )
         )
     if is_string and options.list_comparisons:

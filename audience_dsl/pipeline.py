@@ -14,14 +14,14 @@ from typing import Any
 
 from audience_dsl.braze.codec import to_json
 from audience_dsl.check import Schema, bind, check
-from audience_dsl.errors import AudienceSyntaxError, Diagnostic, ValidationError
+from audience_dsl.errors import ValidationError
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Rule
 from audience_dsl.language.formatter import format_rule
-from audience_dsl.language.parser import parse_expr
+from audience_dsl.language.parser import parse_expr, read_source
 from audience_dsl.lower import DEFAULT, Options, lower
 from audience_dsl.semantics import Semantics
-from audience_dsl.source import NOWHERE, Source
+from audience_dsl.source import Source
 
 __all__ = ["compile", "format", "parse", "to_audience"]
 
@@ -31,7 +31,7 @@ STACKLEVEL = 3
 
 
 def parse(
-    text: str, *, params: Mapping[str, Any] | None = None, source_name: str = "<rule>"
+    text: str | bytes, *, params: Mapping[str, Any] | None = None, source_name: str = "<rule>"
 ) -> Rule:
     """Rule text to its AST, with ``params`` bound when given.
 
@@ -65,7 +65,7 @@ def to_audience(
 
 
 def compile(
-    text: str,
+    text: str | bytes,
     *,
     schema: Schema | Mapping[str, Any] | str | None = None,
     params: Mapping[str, Any] | None = None,
@@ -101,22 +101,24 @@ def _options(semantics: Semantics | None, list_comparisons: bool) -> Options:
     )
 
 
-def format(text: str, *, width: int = 88) -> str:
+def format(text: str | bytes, *, width: int = 88) -> str:
     """Rule text in canonical form, comments kept beside the conditions they annotate.
 
     >>> print(format("AND_x == 1 && b  # why b"))
     AND_x = 1 and b  # why b
     """
-    _source(text, "<rule>")  # only text is a rule
-    return format_rule(text, width=width)
+    source = _source(text, "<rule>")  # only text is a rule
+    return format_rule(source.text, width=width)
+
+
+def read_rule(data: str | bytes, name: str = "<rule>") -> str:
+    """Rule text from a file's bytes (or text): UTF-8, a byte-order mark skipped, any line
+    breaks; bytes that are not UTF-8 are an AudienceSyntaxError naming line and byte."""
+    return read_source(data, name).text
 
 
 def _source(text: object, name: str) -> Source:
-    if not isinstance(text, str):
-        raise AudienceSyntaxError(
-            Diagnostic(f"a rule is text, not {type(text).__name__}", NOWHERE), Source("")
-        )
-    return Source(text, name)
+    return read_source(text, name)
 
 
 def _to_audience(

@@ -33,7 +33,7 @@ def test_a_mistake_is_exit_1_with_the_diagram(capsys: pytest.CaptureFixture[str]
     assert status == 1
     assert out == ""
     assert "^^^^ found the name `blue`" in err
-    assert 'hint: strings are quoted: eye_color = "blue"' in err
+    assert 'hint: strings are quoted: `eye_color = "blue"`' in err
 
 
 def test_usage_errors_are_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ GOLDEN = {
         "\n"
         "   |             ^^^ found the keyword `and`"
         "\n"
-        '   = hint: strings are quoted: eye_color = "and"',
+        "   = hint: a value is missing between `=` and `and`",
     ),
     "unclosed_parenthesis": (
         'plan = "pro"\n  and (push is opted_in\n       or email is subscribed',

@@ -288,7 +288,8 @@ def test_explain_json_and_builtins() -> None:
         {"last_used_app": {"comparison": "after", "value": "2024-01-01T00:00:00Z"}},
     ]}  # fmt: skip
     text = str(explain(audience, {}, now=NOW))
-    assert "push_subscription_status is opted_in -- push state is subscribed (the default)" in text
+    # A compiled dict is explained in rule text (decompiled).
+    assert "push is opted_in -- push state is subscribed (the default)" in text
     assert "last_used_app after 2024-01-01T00:00:00Z -- the user never used an app" in text
 
 

@@ -255,3 +255,85 @@ def test_the_fixture_is_a_registered_pytest_plugin() -> None:
 
     plugins = {entry.name: entry.value for entry in entry_points(group="pytest11")}
     assert plugins.get("audience_dsl") == "audience_dsl.testing.plugin"
+
+
+# ---- malformed requests: answered like Braze, never a dropped connection or a traceback ----
+
+
+def raw_exchange(braze: LocalBraze, data: bytes) -> tuple[int, dict[str, Any]]:
+    """Send raw bytes; the status and JSON body of the answer."""
+    import socket
+
+    host, port = braze.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = sock.recv(65536)
+            assert chunk, "the endpoint closed the connection without an answer"
+            reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length")))
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            assert chunk
+            body += chunk
+    status = int(head.split(b" ")[1])
+    return status, json.loads(body)
+
+
+DEEP = b'{"campaign_id": "c1", "audience": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize(("raw", "status", "text"), [
+    (json.dumps({"campaign_id": ["c1"], "recipients": [{"external_user_id": "u"}]}).encode(),
+     400, "Invalid Campaign ID"),
+    (json.dumps({"campaign_id": {"a": 1}, "broadcast": True}).encode(), 400,
+     "Invalid Campaign ID"),
+    (DEEP, 400, "Error while parsing"),
+    (b'{"campaign_id": "c1", "recipients": [{"external_user_id": "\\ud800"}]}', 400,
+     "Error while parsing"),
+    (b'{"campaign_id": "c1", "recipients": "everyone"}', 400, "Bad Request"),
+    (b'{"campaign_id": "c1", "recipients": [1, null]}', 400, "Bad Request"),
+    (b'{"campaign_id": "c1", "broadcast": true, "audience": {"AND": 5}}', 400, "Bad Request"),
+    (b"\xff\xfe", 400, "Error while parsing"),
+])
+def test_malformed_bodies_get_brazes_answers(raw: bytes, status: int, text: str,
+                                             capfd: pytest.CaptureFixture[str]) -> None:
+    with LocalBraze() as braze:
+        response = post(braze, raw=raw)
+        assert response.status_code == status
+        assert text in json.dumps(response.json())
+        assert post(braze).status_code == 201  # still serving
+        assert braze.errors == [] and braze.accepted_bodies() == [GOOD]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(("raw", "status"), [
+    (b"POST /campaigns/trigger/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+     b"Authorization: Bearer k1\r\nContent-Length: abc\r\n\r\n{}", 400),
+    (b"POST /campaigns/trigger/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+     b"Authorization: Bearer k1\r\nContent-Length: -5\r\n\r\n", 400),
+    (b"POST /campaigns/trigger/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+     b"Authorization: Bearer k1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 411),
+    (b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+    (b"this is not http\r\n\r\n", 400),
+])
+def test_malformed_requests_get_json_answers(raw: bytes, status: int,
+                                             capfd: pytest.CaptureFixture[str]) -> None:
+    with LocalBraze() as braze:
+        got, body = raw_exchange(braze, raw)
+        assert got == status and "message" in body
+        assert post(braze).status_code == 201
+        assert braze.errors == []
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_body_announced_huge_is_413_without_reading_it_all() -> None:
+    with LocalBraze() as braze:
+        got, body = raw_exchange(
+            braze, b"POST /campaigns/trigger/send HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Type: application/json\r\nAuthorization: Bearer k1\r\n"
+                   b"Content-Length: 99999999999\r\n\r\n" + b"x" * 1000)
+        assert got == 413 and body["message"] == "Request Entity Too Large"

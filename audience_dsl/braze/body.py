@@ -148,7 +148,18 @@ def _serial_problems(body: Mapping[str, Any]) -> list[tuple[str, str]]:
         return [("$", "rule 3: the body contains NaN or Infinity, which JSON cannot carry")]
     except TypeError as exc:
         return [("$", f"rule 3: the body is not JSON: {exc}")]
-    size = len(data.encode())
+    try:
+        encoded = data.encode()
+    except UnicodeEncodeError as exc:
+        code = ord(data[exc.start])
+        return [
+            (
+                "$",
+                f"rule 3: the body contains a lone surrogate (U+{code:04X}), which UTF-8 "
+                "cannot carry; fix the string that holds it",
+            )
+        ]
+    size = len(encoded)
     if size > MAX_BODY_BYTES:
         return [("$", f"rule 3: the body is {size} bytes; Braze takes at most {MAX_BODY_BYTES}")]
     return []
@@ -283,18 +294,26 @@ def _attribute_value(value: Any) -> str:
 def recipient_key(recipient: Mapping[str, Any]) -> str:
     """A recipient's identity, e.g. ``external_user_id:u-1`` or ``user_alias:crm_id/77``.
 
-    Two recipients with the same key reach the same user; Braze sends one message.
+    Two recipients with the same key reach the same user; Braze sends one message. Keys
+    are unambiguous: in an alias, ``%`` and ``/`` are escaped (``%25``, ``%2F``), so
+    label ``crm/x`` with name ``y`` and label ``crm`` with name ``x/y`` differ.
     """
     for name in IDENTIFIERS:
         value = recipient.get(name)
         if value is None:
             continue
         if name == "user_alias" and isinstance(value, Mapping):
-            return f"user_alias:{value.get('alias_label')}/{value.get('alias_name')}"
+            label = _escape_key(value.get("alias_label"))
+            return f"user_alias:{label}/{_escape_key(value.get('alias_name'))}"
         if name == "email" and isinstance(value, str):
             return f"email:{value.lower()}"
         return f"{name}:{value}"
     return "?"
+
+
+def _escape_key(part: object) -> str:
+    # "/" separates label from name; escape it (and "%") so keys never collide.
+    return str(part).replace("%", "%25").replace("/", "%2F")
 
 
 def _duplicates(recipients: list[Any]) -> list[tuple[str, str]]:

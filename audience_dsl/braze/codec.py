@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from audience_dsl.braze.validate import load_json, validate
 from audience_dsl.errors import Diagnostic, ParameterError, UnsupportedError
 from audience_dsl.language import ast
 from audience_dsl.language.ast import (
@@ -135,6 +134,9 @@ def to_core(
     its path, and for text its line and column); the tree is then built iteratively.
     ``paths``, when given, receives the JSON path of every filter built, by ``id(node)``.
     """
+    # Imported here: compiling never needs the validator's pydantic models.
+    from audience_dsl.braze.validate import load_json, validate
+
     value: object = audience
     if isinstance(audience, str | bytes | bytearray):
         _, value = load_json(audience)

@@ -99,7 +99,7 @@ def _choose(raw: object, choices: Sequence[str], what: str) -> str:
 class CustomAttributeFilter(BaseModel):
     """The object under ``custom_attribute``: a name, a comparison and (mostly) a value."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     custom_attribute_name: Annotated[str, Field(min_length=1)]
     comparison: C
@@ -141,7 +141,7 @@ class CustomAttributeFilter(BaseModel):
 class SubscriptionFilter(BaseModel):
     """The object under ``push_subscription_status`` and ``email_subscription_status``."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     comparison: C
     value: State
@@ -160,7 +160,7 @@ class SubscriptionFilter(BaseModel):
 class LastUsedAppFilter(BaseModel):
     """The object under ``last_used_app``: ``after``/``before`` an ISO 8601 date-time."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     comparison: C
     value: str

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -129,8 +130,25 @@ def check_base_url(url_or_instance: str, *, allow_any_host: bool = False) -> str
     if named is not None:
         return named
     url = url_or_instance.strip().rstrip("/")
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise InvalidRequestError(
+            [("base_url", "rule 1: the base URL is not a valid URL (check the host and port)")]
+        ) from None
+    if "@" in parts.netloc:
+        # Never echo it: the part before "@" is a user name and password.
+        raise InvalidRequestError(
+            [
+                (
+                    "base_url",
+                    "rule 1: the base URL contains a user name or password (user:password@); "
+                    "the API key goes in api_key, remove the credentials from the URL",
+                )
+            ]
+        )
     if parts.scheme not in ("http", "https") or not host:
         known = ", ".join(INSTANCES)
         raise InvalidRequestError(
@@ -168,11 +186,30 @@ def check_api_key(api_key: object) -> str:
     """
     if not isinstance(api_key, str) or not api_key:
         raise InvalidRequestError([("api_key", "rule 2: the API key must be a non-empty string")])
-    if any(ch.isspace() for ch in api_key) or any(ch in "\"'" for ch in api_key):
+    for position, ch in enumerate(api_key, 1):
+        if "!" <= ch <= "~" and ch not in "\"'":
+            continue
+        if ch in "\"'":
+            what = f"a quote ({ch})"
+        else:
+            name = unicodedata.name(ch, "") or _CONTROL_NAMES.get(ord(ch), "a control character")
+            what = f"U+{ord(ch):04X} ({name})"
+            if ch.isspace() or not ch.isprintable():
+                what = f"an invisible character, {what}"
         raise InvalidRequestError(
-            [("api_key", "rule 2: the API key must not contain whitespace or quotes")]
+            [
+                (
+                    "api_key",
+                    f"rule 2: the API key has {what} at position {position} of "
+                    f"{len(api_key)}; a key is printable ASCII only (copy it again from "
+                    "the dashboard)",
+                )
+            ]
         )
     return api_key
+
+
+_CONTROL_NAMES = {0: "NULL", 9: "TAB", 10: "LINE FEED", 13: "CARRIAGE RETURN", 127: "DELETE"}
 
 
 # ---- the pydantic models (rules 4 to 19) --------------------------------------------------
@@ -204,7 +241,7 @@ def _json_bytes(value: object) -> int | None:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object, with only the keys that were given."""

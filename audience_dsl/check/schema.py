@@ -13,12 +13,19 @@ import json
 import math
 import re
 import tomllib
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from audience_dsl.errors import AudienceTypeError, Diagnostic, SchemaError
+from audience_dsl.errors import (
+    AudienceTypeError,
+    AudienceWarning,
+    Diagnostic,
+    SchemaError,
+    user_stacklevel,
+)
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.language.ast import DataType as T
@@ -233,6 +240,15 @@ def _corrected(value: object, kind: T) -> object | None:
     return None
 
 
+def _closest(name: str, names: list[str]) -> str | None:
+    """The schema's name closest to ``name``, ignoring case (`EYE_COLOR` -> `eye_color`)."""
+    folded = {known.casefold(): known for known in names}
+    if name.casefold() in folded:
+        return folded[name.casefold()]
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None
+
+
 class _Checker:
     def __init__(self, schema: Schema, strict: bool, source: Source) -> None:
         self.schema = schema
@@ -241,20 +257,32 @@ class _Checker:
         self.problems: list[Diagnostic] = []
         self.unknown_reported: set[str] = set()
 
-    def add(self, message: str, span: Span | None, label: str = "", hint: str = "") -> None:
-        self.problems.append(Diagnostic(message, span or NOWHERE, label, hint))
+    def add(
+        self, message: str, span: Span | None, label: str = "", hint: str = "", code: str = ""
+    ) -> None:
+        self.problems.append(Diagnostic(message, span or NOWHERE, label, hint, code=code))
 
     def known(self, name: str, span: Span | None) -> T | None:
         kind = self.schema.get(name)
-        if kind is None and self.strict and name not in self.unknown_reported:
+        if kind is None and name not in self.unknown_reported:
             self.unknown_reported.add(name)
-            close = difflib.get_close_matches(name, list(self.schema), n=1, cutoff=0.6)
-            self.add(
-                f"`{name}` is not an attribute of the schema",
-                span,
-                "unknown attribute",
-                f"did you mean `{close[0]}`?" if close else "add it to the schema, or fix the name",
-            )
+            close = _closest(name, list(self.schema))
+            hint = f"did you mean `{close}`?" if close else "add it to the schema, or fix the name"
+            if self.strict:
+                self.add(
+                    f"`{name}` is not an attribute of the schema",
+                    span,
+                    "unknown attribute",
+                    hint,
+                    code="unknown-attribute",
+                )
+            else:
+                at = f"{span.line}:{span.column}: " if span is not None else ""
+                warnings.warn(
+                    f"{at}`{name}` is not an attribute of the schema; {hint}",
+                    AudienceWarning,
+                    stacklevel=user_stacklevel(),
+                )
         return kind
 
     def comparison(

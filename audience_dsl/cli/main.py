@@ -16,13 +16,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from audience_dsl.braze.decompile import decompile
-from audience_dsl.braze.validate import validate
 from audience_dsl.errors import AudienceError, AudienceWarning
-from audience_dsl.evaluator import preview
 from audience_dsl.pipeline import compile as compile_rule
 from audience_dsl.pipeline import format as format_rule
-from audience_dsl.pipeline import parse
+from audience_dsl.pipeline import parse, read_rule
 from audience_dsl.version import __version__
 
 __all__ = ["main"]
@@ -35,22 +32,28 @@ class _UsageError(Exception):
     pass
 
 
+def _stdin_rule() -> str:
+    """The rule on standard input, read as bytes where there are any (so UTF-8 is checked)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    return read_rule(stream.read() if stream is not None else sys.stdin.read(), "<stdin>")
+
+
 def _read_rule(args: argparse.Namespace) -> tuple[str, str]:
     """The rule text and the name to show in diagnostics."""
     if args.file is not None and args.rule is not None:
         raise _UsageError("give the rule as an argument or with --file, not both")
     if args.file is not None:
         if args.file == "-":
-            return sys.stdin.read(), "<stdin>"
+            return _stdin_rule(), "<stdin>"
         try:
-            with open(args.file, encoding="utf-8") as handle:
-                return handle.read(), args.file
+            with open(args.file, "rb") as handle:
+                return read_rule(handle.read(), args.file), args.file
         except OSError as exc:
             raise _UsageError(f"cannot read {args.file}: {exc.strerror}") from None
     if args.rule is not None:
         return args.rule, "<rule>"
     if not sys.stdin.isatty():
-        return sys.stdin.read(), "<stdin>"
+        return _stdin_rule(), "<stdin>"
     raise _UsageError("no rule given: pass it as an argument, with --file, or on standard input")
 
 
@@ -276,11 +279,15 @@ def _read_file(path: str) -> str:
 
 
 def _validate(args: argparse.Namespace) -> str | None:
+    from audience_dsl.braze.validate import validate  # loaded for this subcommand only
+
     validate(_read_file(args.file))
     return None
 
 
 def _decompile(args: argparse.Namespace) -> str | None:
+    from audience_dsl.braze.decompile import decompile  # loaded for this subcommand only
+
     return decompile(_read_file(args.file), width=args.width)
 
 
@@ -315,6 +322,8 @@ def _preview(args: argparse.Namespace) -> str | None:
             raise _UsageError(f"--now is not an ISO 8601 date-time: {args.now!r}") from None
         if now.tzinfo is None:
             raise _UsageError("--now needs a time zone, e.g. 2024-01-31T12:00:00Z")
+    from audience_dsl.evaluator import preview  # loaded for this subcommand only
+
     rule = parse(text, params=_params(args) or {})
     result = preview(
         rule, args.users, now=now, sample=args.sample, engine=args.engine, table=args.table

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from audience_dsl.errors import AudienceError
 from audience_dsl.evaluator.predicates import (
     expansion,
     is_array,
@@ -23,6 +24,7 @@ from audience_dsl.evaluator.predicates import (
 from audience_dsl.evaluator.program import ALL, ANY, LEAF, NOT, build_program, custom_attributes_of
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
+from audience_dsl.language.printer import leaf_text
 from audience_dsl.semantics import Kind, Semantics, kind_of
 from audience_dsl.source import Source, Span
 
@@ -64,7 +66,7 @@ def explain(
     rule: str | ast.Node | Mapping[str, Any],
     profile: Mapping[str, Any],
     *,
-    now: datetime,
+    now: datetime | None = None,
     semantics: Semantics = Semantics(),
 ) -> Explanation:
     """Evaluate like :func:`evaluate`, keeping every condition's result and the reason.
@@ -77,6 +79,7 @@ def explain(
       no  last_purchase < 2 days -- last_purchase was 5 days ago; the rule needs less than 2
     """
     program = build_program(rule, now, semantics)
+    assert now is not None  # checked by build_program
     attrs = custom_attributes_of(profile)
     results = [predicate(attrs, profile) for predicate in program.predicates]
     values = program.combine(results)
@@ -103,7 +106,10 @@ def condition_text(node: ast.Node, source: Source | None, op: int) -> str:
         return "not"
     if source is not None and node.span is not None:
         return " ".join(source.text[node.span.start : node.span.end].split())
-    return _render(node)
+    try:
+        return leaf_text(node)
+    except AudienceError:
+        return _render(node)
 
 
 def _render(node: ast.Node) -> str:
@@ -203,14 +209,10 @@ def _reason(node: ast.Node, attrs: Mapping[str, Any], profile: Mapping[str, Any]
         ago = (now - instant) / timedelta(days=1)
         if comparison in (C.LESS_THAN_X_DAYS_AGO, C.GREATER_THAN_X_DAYS_AGO):
             when = (
-                f"was {_amount(ago)} days ago"
-                if ago >= 0
-                else f"is {_amount(-ago)} days in the future"
+                f"was {_amount(ago)} ago" if ago >= 0 else f"is {_amount(-ago)} in the future"
             )
         else:
-            when = (
-                f"is {_amount(-ago)} days from now" if ago <= 0 else f"was {_amount(ago)} days ago"
-            )
+            when = f"is {_amount(-ago)} from now" if ago <= 0 else f"was {_amount(ago)} ago"
         return f"{name} {when}; the rule needs {need}"
     accepts = {
         Kind.STRING: is_str, Kind.NUMBER: is_number, Kind.BOOLEAN: is_bool,
@@ -230,5 +232,7 @@ def _leaf_missing(node: ast.Node, sem: Semantics) -> bool:
 
 
 def _amount(days: float) -> str:
+    """A number of days in words: "1 day", "5 days", "2.5 days"."""
     rounded = round(days, 1)
-    return str(int(rounded)) if rounded == int(rounded) else str(rounded)
+    number = str(int(rounded)) if rounded == int(rounded) else str(rounded)
+    return f"{number} day" if number == "1" else f"{number} days"

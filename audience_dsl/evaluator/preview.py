@@ -55,7 +55,7 @@ def preview(
     rule: str | ast.Node | Mapping[str, Any],
     users: Iterable[Mapping[str, Any]] | str | os.PathLike[str],
     *,
-    now: datetime,
+    now: datetime | None = None,
     sample: int = 10,
     semantics: Semantics = Semantics(),
     engine: str = "python",

@@ -123,9 +123,10 @@ def custom_attributes_of(profile: Mapping[str, Any]) -> Mapping[str, Any]:
     return attrs
 
 
-def build_program(target: object, now: datetime, sem: Semantics) -> _Program:
+def build_program(target: object, now: datetime | None, sem: Semantics) -> _Program:
     """Compile a rule (text, AST or Connected Audience dict) into a :class:`_Program`."""
     check_now(now)
+    assert now is not None
     if not isinstance(sem, Semantics):
         raise ValidationError([("semantics", "expected a Semantics object")])
     paths: dict[int, str] = {}
@@ -210,6 +211,16 @@ def _where(span: Span | None) -> str:
 
 
 def check_now(now: object) -> None:
+    if now is None:
+        raise ValidationError(
+            [
+                (
+                    "now",
+                    "give the instant to evaluate at, e.g. now=datetime.now(timezone.utc): "
+                    "relative times (`< 2 days`) are measured from it",
+                )
+            ]
+        )
     if not isinstance(now, datetime):
         raise ValidationError([("now", f"expected an aware datetime, not {type(now).__name__}")])
     if now.tzinfo is None or now.utcoffset() is None:
@@ -225,7 +236,7 @@ def evaluate(
     rule_or_audience: str | ast.Node | Mapping[str, Any],
     profile: Mapping[str, Any],
     *,
-    now: datetime,
+    now: datetime | None = None,
     semantics: Semantics = Semantics(),
 ) -> bool:
     """Whether ``profile`` (Braze export shape) matches a rule or a Connected Audience.

@@ -13,7 +13,7 @@ from audience_dsl.errors import (
     AudienceTypeError,
     UnsupportedError,
 )
-from audience_dsl.language import ast
+from audience_dsl.language import ast, phrasings
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.language.comparisons import (
     array_item,
@@ -25,7 +25,6 @@ from audience_dsl.language.comparisons import (
 )
 from audience_dsl.language.literals import (
     datetime_text,
-    days_text,
     decode_string,
     describe_value,
     is_value,
@@ -55,6 +54,13 @@ from audience_dsl.language.parts import (
     flatten_group,
     token_span,
 )
+
+
+def _calendar_days(count: Token, unit_word: str) -> int:
+    """Roughly the days of ``count`` months or years, for an example in a hint."""
+    per = CALENDAR_UNITS[unit_word]
+    text = str(count)
+    return per * int(text) if text.isdigit() and 0 < int(text) < 1000 else per
 
 
 class Builder:
@@ -137,6 +143,7 @@ class Builder:
                 token_span(unit),
                 "a unit shorter than a day",
                 "write a number of days, e.g. `1 day`",
+                code="sub-day-unit",
             )
         if unit_word in CALENDAR_UNITS:
             fail(
@@ -144,7 +151,9 @@ class Builder:
                 f"`{unit}` is not a fixed number of days; Braze measures relative times in days",
                 token_span(unit),
                 "a calendar unit",
-                f"write the number of days you mean, e.g. `{CALENDAR_UNITS[unit_word]} days`",
+                "write the number of days you mean, e.g. "
+                f"`{_calendar_days(count, unit_word)} days`",
+                code="calendar-unit",
             )
         if unit_word not in DAY_UNITS:
             suggestion = difflib.get_close_matches(unit_word, list(DAY_UNITS), n=1)
@@ -154,10 +163,19 @@ class Builder:
             else:
                 message = f"expected `and`, `or` or a unit (`days`, `weeks`) after `{count}`"
                 hint = "conditions are joined with `and` or `or`; a duration is written `2 days`"
-            fail(AudienceSyntaxError, message, token_span(unit), f"found the name `{unit}`", hint)
+            fail(
+                AudienceSyntaxError,
+                message,
+                token_span(unit),
+                f"found the name `{unit}`",
+                hint,
+                code="unknown-duration-unit",
+            )
         factor = DAY_UNITS[unit_word]
         if count.type == "PARAM":
-            return Duration(ast.Param(count[1:], factor, count_span), future, span, count_span)
+            return Duration(
+                ast.Param(count[1:], factor, count_span), future, span, count_span, words_of(items)
+            )
         number = number_value(count)
         if isinstance(number, float):
             whole = int(number * factor)
@@ -168,6 +186,7 @@ class Builder:
                 "a fraction",
                 f"write a whole number of days, e.g. `{plural_days(whole)}` or "
                 f"`{plural_days(whole + 1)}`",
+                code="fractional-days",
             )
         if number < 0:
             fail(
@@ -176,8 +195,9 @@ class Builder:
                 count_span,
                 "a negative count",
                 "for a time in the future write `5 days from now`",
+                code="negative-duration",
             )
-        return Duration(number * factor, future, span, count_span)
+        return Duration(number * factor, future, span, count_span, words_of(items))
 
     def value_list(self, items: list[Any]) -> ValueList:
         if len(items) == 1:
@@ -225,6 +245,12 @@ class Builder:
                 name=name.text, comparison=comparison, value=value, span=span,
                 name_span=name.span, value_span=token_span(target),
             )  # fmt: skip
+        blank = phrasings.is_word(name, target, negated, span) if kind == "NAME" else None
+        if blank is not None:
+            return blank
+        if kind in ("STRING", "NUMBER", "DATETIME"):
+            key, text = ("NE", "is not") if negated else ("EQ", "is")
+            return comparison_filter(name, Op(key, False, token_span(_is), text), target)
         if kind == "NULL" or (kind == "NAME" and word == "set"):
             exists = negated if kind == "NULL" else not negated
             return ast.Attribute(
@@ -233,18 +259,33 @@ class Builder:
                 span=span,
                 name_span=name.span,
             )
-        operator = "!=" if negated else "="
         shown = quote(target.value) if kind == "NAME" else str(target)
+        close = difflib.get_close_matches(
+            word, ["blank", "empty", "set", "null", "true", "false"], n=1, cutoff=0.75
+        )
+        if kind == "NAME" and close:
+            fail(
+                AudienceSyntaxError,
+                f"`is {target}` is not a comparison",
+                token_span(target),
+                "not a known word",
+                f"did you mean `{render_name(name.text)} is{' not' if negated else ''} "
+                f"{close[0]}`? (a string is quoted: `{render_name(name.text)} "
+                f"is{' not' if negated else ''} {quote(target.value)}`)",
+                code="misspelt-is-word",
+            )
         if kind == "NAME" and word in {s.value for s in ast.State}:
             extra = f"; for the subscription filter write `push is {word}` or `email is {word}`"
         else:
             extra = ""
         fail(
             AudienceSyntaxError,
-            "`is` compares with true, false, null or set",
+            "`is` takes a value (a string in quotes), true, false, null, blank or set",
             token_span(target),
             f"found {describe_value(target)}",
-            f"to compare with a value write `{render_name(name.text)} {operator} {shown}`{extra}",
+            f"strings are quoted: `{render_name(name.text)} is{' not' if negated else ''} "
+            f"{shown}`{extra}",
+            code="unquoted-string-after-is",
         )
 
     def match(self, items: list[Any]) -> ast.Attribute:
@@ -259,6 +300,7 @@ class Builder:
                 f"write `{render_name(name.text)} {op.text} /{token}/`"
                 if isinstance(token, Token)
                 else "",
+                code="regex-expected",
             )
         if token.type == "PARAM":
             value: ast.Value = ast.Param(token[1:], 1, token_span(token))
@@ -309,21 +351,6 @@ class Builder:
             name, C.IS_ANY_OF, values, token_span(_is).cover(token_span(of)), "is any of"
         )
 
-    def is_none_of(self, items: list[Any]) -> ast.Attribute:
-        name, _is, none, of, values = items
-        if str(none).lower() != "none":
-            hint = f"to compare with a value write `{render_name(name.text)} = ...`"
-            fail(
-                AudienceSyntaxError,
-                "`is` compares with true, false, null or set, or takes `any of` / `none of`",
-                token_span(none),
-                f"found the name `{none}`",
-                hint,
-            )
-        expect_word(of, "of", "`is none of (...)`")
-        span = token_span(_is).cover(token_span(of))
-        return list_filter(name, C.IS_NONE_OF, values, span, "is none of")
-
     def includes_any_of(self, items: list[Any]) -> ast.Attribute:
         name, keyword, _any, of, values = items
         expect_word(of, "of", f"`{keyword} any of (...)`")
@@ -339,8 +366,49 @@ class Builder:
             name_span=name.span,
         )
 
+    def is_words(self, items: list[Any]) -> Any:
+        name, _is, *rest = items
+        negated = rest[0].type == "NOT"
+        words = rest[1:-1] if negated else rest[:-1]
+        return phrasings.worded(name, words, rest[-1], negated, after_is=True)
+
+    def words(self, items: list[Any]) -> Any:
+        name, *words, value = items
+        return phrasings.worded(name, words, value, False, after_is=False)
+
+    def not_words(self, items: list[Any]) -> Any:
+        name, *rest = items
+        words = [t for t in rest[:-1] if t.type == "NAME"]
+        prefix = " ".join(str(t) for t in rest[:-1] if t.type != "NAME").lower()
+        return phrasings.not_worded(name, words, rest[-1], prefix)
+
+    def value_or_list(self, items: list[Any]) -> Any:
+        first = items[0]
+        if len(items) == 1 and not (isinstance(first, Token) and first.type in ("LPAR", "LSQB")):
+            return first
+        values = tuple(item for item in items if not isinstance(item, Token) or is_value(item))
+        return ValueList(
+            values, token_span(items[0]).cover(token_span(items[-1])), token_span(items[0])
+        )
+
+    def period(self, items: list[Any]) -> ast.Node:
+        name, *rest = items
+        if rest[0].type == "IS":
+            rest = rest[1:]
+        negated = rest[0].type == "NOT"
+        if negated:
+            rest = rest[1:]
+        keyword, *words = rest
+        value = None
+        if words and not (isinstance(words[-1], Token) and words[-1].type == "NAME"):
+            value = words.pop()
+        found = phrasings.period(name, keyword, words, value)
+        if negated:
+            return ast.Not(operand=found, span=name.span.cover(found.span or name.span))
+        return found
+
     def within(self, items: list[Any]) -> ast.Attribute:
-        name, keyword, value = items
+        name, *_is, keyword, value = items
         op = Op("WITHIN", False, token_span(keyword), str(keyword))
         if not isinstance(value, Duration):
             fail(
@@ -348,24 +416,17 @@ class Builder:
                 "`within` takes a duration",
                 value_span_of(value),
                 f"found {describe_value(value)}",
-                f"write `{render_name(name.text)} within 7 days`",
+                f"e.g. `{render_name(name.text)} within 7 days`",
+                code="within-needs-duration",
             )
         return comparison_filter(name, Op("LT", False, op.span, op.text), value)
 
     def after_before(self, items: list[Any]) -> ast.Attribute:
-        name, keyword, value = items
+        name, *_is, keyword, value = items
         key = "GT" if keyword.type == "AFTER" else "LT"
         op = Op(key, False, token_span(keyword), str(keyword))
         if isinstance(value, Duration):
-            relation = ">" if key == "GT" else "<"
-            fail(
-                UnsupportedError,
-                f"`{keyword}` takes a date-time, not a duration",
-                value.span,
-                "a duration",
-                f"for a relative time write `{render_name(name.text)} {relation} "
-                f"{days_text(value)}`",
-            )
+            return phrasings.relative_after_before(name, keyword, value)
         if value.type not in ("DATETIME", "PARAM"):
             fail(
                 AudienceTypeError,
@@ -373,6 +434,7 @@ class Builder:
                 token_span(value),
                 f"found {describe_value(value)}",
                 f"write a date-time, e.g. `{render_name(name.text)} {keyword} 2024-01-31`",
+                code="date-time-expected-after-before",
             )
         if value.type == "PARAM":
             comparison = C.AFTER if key == "GT" else C.BEFORE
@@ -386,7 +448,7 @@ class Builder:
 
     def in_(self, items: list[Any]) -> ast.In:
         name = items[0]
-        negated = len(items) == 4
+        negated = any(item.type == "NOT" for item in items[1:-1])
         values: ValueList = items[-1]
         op = Op(
             "IN", negated, token_span(items[1]).cover(token_span(items[-2])), words_of(items[1:-1])
@@ -418,6 +480,7 @@ class Builder:
                     "inclusive bounds on a date-time",
                     f"write `{render_name(name.text)} after {low} and "
                     f"{render_name(name.text)} before {high}` (both bounds left out)",
+                    code="between-date-times",
                 )
             if isinstance(value, Token) and value.type == "PARAM":
                 bounds.append(ast.Param(value[1:], 1, token_span(value)))
@@ -429,7 +492,8 @@ class Builder:
                     "`between` takes two numbers",
                     value_span_of(value),
                     f"found {describe_value(value)}",
-                    f"write `{render_name(name.text)} between 18 and 30`",
+                    f"e.g. `{render_name(name.text)} between 18 and 30`",
+                    code="between-needs-numbers",
                 )
         lo, hi = bounds
         if not isinstance(lo, ast.Param) and not isinstance(hi, ast.Param) and lo > hi:
@@ -438,7 +502,9 @@ class Builder:
                 "the lower bound is above the upper bound, so nobody can match",
                 token_span(low).cover(token_span(high)),
                 "empty range",
-                f"write `{render_name(name.text)} between {high} and {low}`",
+                f"if you meant the values from {high} to {low}, write "
+                f"`{render_name(name.text)} between {high} and {low}`",
+                code="empty-range",
             )
         return ast.Between(
             name=name.text, low=lo, high=hi, span=name.span.cover(token_span(high)),
@@ -468,6 +534,7 @@ class Builder:
                     "not a subscription state",
                     (f"did you mean `{close[0]}`? " if close else "")
                     + "the states are opted_in, subscribed and unsubscribed",
+                    code="unknown-subscription-state",
                 )
             state = ast.State(word.lower())
         return ast.Subscription(channel=channel, comparison=comparison, state=state, span=span)
@@ -482,6 +549,7 @@ class Builder:
                 value.span,
                 "a relative time",
                 "write a date-time, e.g. `last_used_app after 2024-01-31T00:00:00Z`",
+                code="last-used-app-relative-time",
             )
         if op.key in ("GT", "AFTER"):
             comparison = C.AFTER
@@ -494,6 +562,7 @@ class Builder:
                 op.span,
                 "no such comparison",
                 "write `last_used_app after <date-time>` or `last_used_app before <date-time>`",
+                code="last-used-app-comparison",
             )
         if value.type == "PARAM":
             return ast.LastUsedApp(
@@ -507,6 +576,7 @@ class Builder:
                 token_span(value),
                 f"found {describe_value(value)}",
                 "write e.g. `last_used_app after 2024-01-31T00:00:00Z`",
+                code="last-used-app-needs-date-time",
             )
         return ast.LastUsedApp(
             comparison=comparison,

@@ -39,6 +39,7 @@ def expect_word(token: Token, word: str, form: str) -> None:
             token_span(token),
             f"not `{word}`",
             f"the form is {form}",
+            code="soft-keyword-expected",
         )
 
 
@@ -60,6 +61,7 @@ def list_filter(
                 "a parameter",
                 f"write `{render_name(name.text)} in $list` (an OR of `equals`), or the "
                 "values themselves",
+                code="list-parameter-in-list-comparison",
             )
         op = Op("LIST", False, op_span, form)
         check_non_empty(name, op, values)
@@ -72,6 +74,7 @@ def list_filter(
                     value_span_of(item),
                     f"found {describe_value(item)}",
                     'write the values as strings, e.g. ("a", "b")',
+                    code="list-comparison-needs-strings",
                 )
             texts.append(decode_string(item))
         value = tuple(texts)
@@ -92,6 +95,7 @@ def check_non_empty(name: Name, op: Op, values: ValueList) -> None:
             "empty list",
             f"give at least one value: `{render_name(name.text)} {op.text} "
             f"{examples.get(op.key, '(...)')}`",
+            code="empty-list",
         )
 
 
@@ -107,6 +111,7 @@ def array_item(name: Name, op: Op, value: Token | Duration) -> str | ast.Param:
         value_span_of(value),
         f"found {describe_value(value)}",
         f"write `{render_name(name.text)} {op.text} {shown}`",
+        code="array-item-not-string",
     )
 
 
@@ -126,6 +131,7 @@ def scalar_value(name: Name, op: Op, value: Token | Duration) -> Any:
         value_span_of(value),
         f"found {describe_value(value)}",
         f'write e.g. `{render_name(name.text)} {op.text} ("US", "CA")`',
+        code="in-value-type",
     )
 
 
@@ -146,6 +152,12 @@ _INSTANT = {"GT": C.AFTER, "LT": C.BEFORE}
 _SYMBOL = {"EQ": "=", "NE": "!=", "GT": ">", "GE": ">=", "LT": "<", "LE": "<="}
 
 
+def _bare(value: Duration) -> str:
+    days = value.days
+    count = f"${days.name}" if isinstance(days, ast.Param) else str(days)
+    return f"{count} day" if days == 1 else f"{count} days"
+
+
 def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attribute:
     """``name op value`` for the comparison operators (=, !=, <, <=, >, >=)."""
     span = name.span.cover(value_span_of(value))
@@ -160,22 +172,34 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
     if isinstance(value, Duration):
         comparison = _RELATIVE.get((op.key, value.future))
         if comparison is None:
-            strict = "<" if op.key in ("LE", "EQ") else ">"
-            hint = f"write `{shown_name} {strict} {days_text(value)}`"
+            count = days_text(value)
             if op.key in ("LE", "GE"):
                 message = (
                     f"`{op.text}` with a duration has no Braze equivalent: Braze compares "
                     "relative times strictly, in whole days"
                 )
-                if op.key == "LE" and isinstance(value.days, int):
-                    later = Duration(value.days + 1, value.future, value.span, value.count_span)
-                    hint += f" or `{shown_name} < {days_text(later)}`"
+                if op.key == "LE":
+                    edge = "from now" if value.future else "ago"
+                    hint = (
+                        f"write `{shown_name} < {count}`, which leaves out the instant "
+                        f"exactly {_bare(value)} {edge}"
+                    )
+                else:
+                    edge = "from now" if value.future else "ago"
+                    hint = (
+                        f"write `{shown_name} > {count}`, which leaves out the instant exactly "
+                        f"{_bare(value)} {edge}"
+                    )
+                code = "inclusive-relative-time"
             else:
                 message = f"`{op.text}` with a duration has no Braze equivalent"
-                hint = f"compare relative times with `<` or `>`, e.g. `{shown_name} < " + (
-                    f"{days_text(value)}`"
+                hint = (
+                    "Braze has no filter for an exact number of days; compare with `<` (less "
+                    f"than {_bare(value)} {'from now' if value.future else 'ago'}) or `>` "
+                    "(more than that)"
                 )
-            fail(UnsupportedError, message, op.span, "no exact Braze comparison", hint)
+                code = "relative-time-equality"
+            fail(UnsupportedError, message, op.span, "no exact Braze comparison", hint, code=code)
         return make(comparison, value.days)
 
     kind = value.type
@@ -196,6 +220,7 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
                 "no exact Braze comparison",
                 f"write `{shown_name} {word} {text}` (which leaves out {text} itself), "
                 f"or the instant just {'before' if word == 'after' else 'after'} it",
+                code="inclusive-date-time",
             )
         fail(
             UnsupportedError,
@@ -203,6 +228,7 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             op.span,
             "no Braze comparison",
             f"write a range: `{shown_name} after ... and {shown_name} before ...`",
+            code="date-time-comparison",
         )
     if kind == "NUMBER":
         number = number_value(value)
@@ -216,7 +242,8 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             f"`{op.text}` compares numbers, not booleans",
             token_span(value),
             "a boolean",
-            f"write `{shown_name} = {str(value).lower()}`",
+            f"booleans are compared with `=` or `!=`, e.g. `{shown_name} = {str(value).lower()}`",
+            code="ordered-boolean",
         )
     if kind == "STRING":
         text = decode_string(value)
@@ -228,15 +255,20 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             token_span(value),
             "a string",
             "Braze has no ordering of strings; use `=`, `in (...)` or a regex `~ /.../`",
+            code="ordered-string",
         )
     if kind == "NULL":
-        fix = "is null" if op.key == "EQ" else "is not null"
+        fix = {"EQ": "is null", "NE": "is not null"}.get(op.key)
         fail(
             AudienceSyntaxError,
             "`null` is not a value to compare with",
             token_span(value),
             "null",
-            f"to test whether the attribute is set write `{shown_name} {fix}`",
+            f"to test whether the attribute is set write `{shown_name} {fix}`"
+            if fix
+            else f"to test whether the attribute is set write `{shown_name} is null` or "
+            f"`{shown_name} is not null`",
+            code="null-comparison",
         )
     # REGEX
     fail(
@@ -244,5 +276,8 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
         f"a regex is matched with `~`, not `{op.text}`",
         op.span,
         "not a regex operator",
-        f"write `{shown_name} ~ {value}`" if op.key == "EQ" else f"write `{shown_name} !~ {value}`",
+        {"EQ": f"write `{shown_name} ~ {value}`", "NE": f"write `{shown_name} !~ {value}`"}.get(
+            op.key, "a regex matches or not: `~` or `!~`; it has no order"
+        ),
+        code="regex-with-comparison",
     )

@@ -3,9 +3,13 @@ redefinitions and cycles reported."""
 
 from __future__ import annotations
 
+import warnings
+
 from audience_dsl.errors import (
     AudienceSyntaxError,
+    AudienceWarning,
     Label,
+    user_stacklevel,
 )
 from audience_dsl.language import ast
 from audience_dsl.language.parts import Definition, Program, fail
@@ -27,6 +31,7 @@ def expand_definitions(program: Program) -> ast.Expr:
                 "defined again here",
                 "give each sub-rule its own name",
                 (Label(earlier.name.span, "first defined here"),),
+                code="let-defined-twice",
             )
         defined[new.text] = definition
 
@@ -62,10 +67,24 @@ def expand_definitions(program: Program) -> ast.Expr:
                     use.name_span or use.span or defined[use.name].name.span,
                     "refers back here",
                     "a sub-rule can use other sub-rules, but not itself",
+                    code="let-cycle",
                 )
             if state.get(use.name) != 2:
                 state[use.name] = 1
                 stack.append((use.name, uses(defined[use.name].expr)))
+
+    used = {use.name for use in uses(program.expr)}
+    for definition in defined.values():
+        used.update(use.name for use in uses(definition.expr))
+    for definition in defined.values():
+        if definition.name.text not in used:
+            span = definition.name.span
+            warnings.warn(
+                f"{span.line}:{span.column}: the sub-rule `{definition.name.text}` is defined but "
+                "never used; use it by its name, or remove the `let`",
+                AudienceWarning,
+                stacklevel=user_stacklevel(),
+            )
 
     expanded: dict[str, ast.Node] = {}
 

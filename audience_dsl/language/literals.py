@@ -82,6 +82,7 @@ def number_value(token: Token) -> int | float:
             token_span(token),
             "not exactly representable",
             f"write `{value!r}`, the number Braze would use",
+            code="inexact-number",
         )
     return value
 
@@ -98,6 +99,7 @@ def datetime_text(token: Token) -> str:
             "invalid date-time",
             "date-times are ISO 8601: `2024-01-31`, `2024-01-31T13:45:00Z`, "
             "`2024-01-31T13:45:00+0100`",
+            code="invalid-date-time",
         )
     return text
 
@@ -117,7 +119,7 @@ def decode_string(token: Token) -> str:
         start = base.start + 1 + offset
         column = base.column + 1 + offset
         span = Span(start, start + width, base.line, column, base.line, column + width)
-        fail(AudienceSyntaxError, message, span, "here", hint)
+        fail(AudienceSyntaxError, message, span, "here", hint, code="bad-string-escape")
 
     while i < len(body):
         ch = body[i]

@@ -70,8 +70,6 @@ _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 def render_name(name: str) -> str:
     """An attribute name as it must be written in rule text."""
-    if _PLAIN.fullmatch(name) and (
-        name.lower() not in KEYWORDS
-    ):
+    if _PLAIN.fullmatch(name) and (name.lower() not in KEYWORDS):
         return name
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"

@@ -33,8 +33,10 @@ def fail(
     label: str = "",
     hint: str = "",
     labels: tuple[Label, ...] = (),
+    *,
+    code: str = "",
 ) -> NoReturn:
-    raise Problem(kind, Diagnostic(message, span, label, hint, labels))
+    raise Problem(kind, Diagnostic(message, span, label, hint, labels, code=code))
 
 
 def token_span(token: Token) -> Span:
@@ -79,6 +81,7 @@ class Duration:
     future: bool
     span: Span
     count_span: Span
+    written: str = ""  # as the rule wrote it: `30 days`, `2 weeks ago`
 
 
 @dataclass(frozen=True, slots=True)

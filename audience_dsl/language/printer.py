@@ -78,7 +78,9 @@ class _NoText(Exception):
 
 
 def _unsupported(problem: _NoText) -> UnsupportedError:
-    diagnostic = Diagnostic(problem.message, NOWHERE, "no text form", problem.hint)
+    diagnostic = Diagnostic(
+        problem.message, NOWHERE, "no text form", problem.hint, code="no-text-form"
+    )
     return UnsupportedError(diagnostic, Source("", "<ast>"))
 
 
@@ -438,12 +440,12 @@ class _Layout:
             total = 4 if isinstance(node, ast.Not) else 0  # "not "
             word = 5 if _prec(node) == _AND_PREC else 4  # " and " / " or "
             for i, kid in enumerate(kids):
-                total += self.flat_len[id(kid)] + (2 if _prec(kid) < need else 0)
+                total += self.flat_len[id(kid)] + (2 if self.paren(node, kid, need) else 0)
                 if i:
                     total += word
                 if id(kid) in self.marked:
                     self.marked.add(key)
-                elif id(kid) in self.tail and (i < len(kids) - 1 or _prec(kid) < need):
+                elif id(kid) in self.tail and (i < len(kids) - 1 or self.paren(node, kid, need)):
                     self.marked.add(key)  # something would follow the comment on its line
                 elif i and id(kid) in self.head:
                     self.marked.add(key)  # the comment must stand on a line before the kid
@@ -453,6 +455,16 @@ class _Layout:
             if id(last) in self.tail and key not in self.marked:
                 self.tail[key] = self.tail[id(last)]
             self.flat_len[key] = total
+
+    def paren(self, parent: ast.Node, kid: ast.Node, need: int) -> bool:
+        """Whether ``kid`` is written in parentheses under ``parent``: where precedence
+        needs them, and for a comparison under `not` (`not (x = 1)`, never `not x = 1`,
+        which reads as if `not` applied to `x`)."""
+        if _prec(kid) < need:
+            return True
+        if isinstance(parent, ast.Not) and _prec(kid) == _LEAF_PREC:
+            return " " in self.leaves[id(kid)].flat
+        return False
 
     # -- flat text of a subtree --
 
@@ -474,7 +486,7 @@ class _Layout:
             for i, kid in enumerate(kids):
                 if i:
                     pieces.append(word)
-                if _prec(kid) < need:
+                if self.paren(item, kid, need):
                     pieces.extend(("(", kid, ")"))
                 else:
                     pieces.append(kid)
@@ -529,7 +541,7 @@ class _Layout:
             need = _child_prec(node)
             if isinstance(node, ast.Not):
                 (operand,) = kids
-                stack.append((operand, level, lead + "not ", _prec(operand) < need))
+                stack.append((operand, level, lead + "not ", self.paren(node, operand, need)))
                 continue
             word = "and " if _prec(node) == _AND_PREC else "or "
             tasks: list[tuple[ast.Node, int, str, bool]] = []

@@ -28,11 +28,7 @@ True
 
 from __future__ import annotations
 
-import contextlib
-import json
 import random
-import socket
-import sys
 import threading
 import time
 import uuid
@@ -41,21 +37,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
 from audience_dsl.braze import validate as _braze
-from audience_dsl.braze.body import check_body
 from audience_dsl.braze.body import recipient_key as _recipient_key
 from audience_dsl.braze.limits import Limits
-from audience_dsl.braze.request import (
-    MAX_BODY_BYTES,
-    MAX_RECIPIENTS,
-    PATH,
-    InvalidRequestError,
-)
 from audience_dsl.errors import ValidationError
+from audience_dsl.testing.wire import PERMISSION, STATUSES, Received, Server, make_handler
 
 __all__ = [
     "PERMISSION",
@@ -65,26 +54,7 @@ __all__ = [
     "Received",
 ]
 
-#: The permission a key needs for this endpoint.
-PERMISSION = "campaigns.trigger.send"
-_STATUSES = ("429", "500", "502", "503", "504")
-_FAULTS = (*_STATUSES, "drop_after", "close_before")
-
-
-@dataclass(frozen=True)
-class Received:
-    """One request as it arrived: when, where, the body (if read), the answer's status.
-
-    ``status`` is ``None`` when no answer was given (a dropped connection);
-    ``fault`` names the injected fault, if any; ``reset`` the ``X-RateLimit-Reset`` sent.
-    """
-
-    time: float
-    path: str
-    body: Any
-    status: int | None
-    fault: str | None = None
-    reset: float | None = None
+_FAULTS = (*STATUSES, "drop_after", "close_before")
 
 
 @dataclass(frozen=True)
@@ -126,6 +96,7 @@ class _State:
     activity_log: list[str] = field(default_factory=list)
     queue: list[str] = field(default_factory=list)
     buckets: dict[str, _Bucket] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
 
 
 class LocalBraze:
@@ -178,14 +149,13 @@ class LocalBraze:
         self._state = _State()
         self._rates: dict[str, float] = {}
         self._rng = random.Random(seed)
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     # ---- life cycle ----
 
     def start(self) -> LocalBraze:
-        handler = type("Handler", (_Handler,), {"braze": self})
-        self._server = _Server((self._host, self._port), handler)
+        self._server = Server((self._host, self._port), make_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True,
                                         name="local-braze")
@@ -318,8 +288,11 @@ class LocalBraze:
         broadcast = body.get("broadcast") is True
         send_id = body.get("send_id") or (f"send-{dispatch_id[:12]}" if broadcast else None)
         accepted = Accepted(self.clock(), body, dispatch_id, send_id)
-        deliveries = self._deliver(body, dispatch_id)
-        notes = self._check_types(body, dispatch_id)
+        try:
+            deliveries = self._deliver(body, dispatch_id)
+            notes = self._check_types(body, dispatch_id)
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            deliveries, notes = [], [f"{dispatch_id}: could not evaluate the audience: {exc}"]
         with self._lock:
             self._state.accepted.append(accepted)
             self._state.deliveries.extend(deliveries)
@@ -382,6 +355,16 @@ class LocalBraze:
                     return profile
         return None
 
+    def _note_error(self, error: BaseException) -> None:
+        with self._lock:
+            self._state.errors.append(f"{type(error).__name__}: {error}")
+
+    @property
+    def errors(self) -> list[str]:
+        """Unexpected errors met while answering (each answered 500); empty normally."""
+        with self._lock:
+            return list(self._state.errors)
+
     def _log(self, received: Received) -> None:
         with self._lock:
             self._state.requests.append(received)
@@ -413,149 +396,3 @@ def _limit_headers(limit: int, remaining: int, reset: float, length: float) -> d
         "x-ratelimit-remaining": str(max(0, remaining)),
         "x-ratelimit-reset": str(int(reset)) if whole else f"{reset:.3f}",
     }
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (a timeout, a dropped connection) is expected here.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """One connection; :attr:`braze` is set on the subclass :meth:`LocalBraze.start` makes."""
-
-    braze: LocalBraze
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go in two writes; no 40 ms stalls
-    server_version = "LocalBraze/1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet: tests read the record instead
-
-    def do_GET(self) -> None:
-        self._read_body()
-        self._answer(404, {"message": "Not Found"})
-
-    def do_POST(self) -> None:
-        braze = self.braze
-        arrived = braze.clock()
-        fault = braze._next_fault()
-        if fault == "close_before":
-            braze._log(Received(arrived, self.path, None, None, fault))
-            self._drop()
-            return
-        raw = self._read_body()
-        path = self.path
-        body: Any = None
-
-        def answer(status: int, payload: Mapping[str, Any],
-                   headers: Mapping[str, str] | None = None, reset: float | None = None,
-                   why: str | None = None) -> None:
-            braze._log(Received(arrived, path, body, status, why, reset))
-            self._answer(status, payload, headers)
-
-        if path != PATH:
-            if path.rstrip("/") == PATH:
-                answer(braze.trailing_slash_status, {"message": "Access Denied"})
-            else:
-                answer(404, {"message": "Not Found"})
-            return
-        if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
-            answer(415, {"message": "Unsupported Media Type: send application/json"})
-            return
-        auth = self.headers.get("Authorization", "")
-        key = auth[7:] if auth.startswith("Bearer ") else None
-        if not key or key not in braze.keys:
-            answer(401, {"message": "Invalid API key"})
-            return
-        if PERMISSION not in braze.keys[key]:
-            answer(403, {"message": "Access Denied"})
-            return
-        if raw is None:
-            answer(413, {"message": "Request Entity Too Large"})
-            return
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            answer(400, {"error": "Error while parsing request body. Please check your syntax."})
-            return
-        if not isinstance(body, dict):
-            answer(400, {"message": "Bad Request", "errors": ["the body must be a JSON object"]})
-            return
-        recipients = body.get("recipients")
-        if recipients is not None and body.get("broadcast") is not True:
-            names: tuple[str, ...] = ("hour",)
-        else:
-            text = json.dumps([body.get("campaign_id"), body.get("audience")], sort_keys=True)
-            names = ("minute", "audience:" + text)
-        allowed, headers, reset = braze._take(names, count=fault != "429")
-        if fault == "429":
-            reset = braze.clock() + braze.fault_reset_after
-            headers = {**headers, "x-ratelimit-remaining": "0",
-                       "x-ratelimit-reset": f"{reset:.3f}"}
-            answer(429, {"message": "Rate Limited"}, headers, reset, fault)
-            return
-        if not allowed:
-            answer(429, {"message": "Rate Limited"}, headers, reset)
-            return
-        if fault in _STATUSES:
-            answer(int(fault), {"message": "Internal Server Error"}, headers, None, fault)
-            return
-        if body.get("campaign_id") not in braze.campaigns:
-            answer(400, {"message": "Invalid Campaign ID"}, headers)
-            return
-        if isinstance(recipients, list) and len(recipients) > MAX_RECIPIENTS:
-            answer(400, {"message": "The max number of external_ids and aliases per request "
-                                    "was exceeded"}, headers)
-            return
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                check_body(body, lenient_broadcast=braze.lenient_broadcast)
-        except InvalidRequestError as exc:
-            answer(400, {"message": "Bad Request",
-                         "errors": [f"{p}: {m}" for p, m in exc.problems]}, headers)
-            return
-        accepted = braze._accept(body)
-        if fault == "drop_after":
-            braze._log(Received(arrived, path, body, None, fault))
-            self._drop()
-            return
-        if fault is not None and fault.startswith("delay:"):
-            time.sleep(float(fault[6:]))
-        payload: dict[str, Any] = {"dispatch_id": accepted.dispatch_id, "message": "success"}
-        if accepted.send_id is not None and body.get("broadcast") is True:
-            payload["send_id"] = accepted.send_id
-        answer(201, payload, headers, None, fault)
-
-    def _read_body(self) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            remaining = length
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 1 << 16))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _answer(self, status: int, payload: Mapping[str, Any],
-                headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)

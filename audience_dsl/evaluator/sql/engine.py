@@ -19,6 +19,7 @@ from typing import Any
 from audience_dsl.errors import SQLError, ValidationError
 from audience_dsl.evaluator.predicates import show_json
 from audience_dsl.evaluator.preview import LeafCount, Preview
+from audience_dsl.evaluator.program import check_now
 from audience_dsl.evaluator.sql.dialects import pointer
 from audience_dsl.evaluator.sql.query import (
     INSTALL_HINT,
@@ -158,7 +159,7 @@ def preview_duckdb(
     rule: str | ast.Node | Mapping[str, Any],
     users: object,
     *,
-    now: datetime,
+    now: datetime | None,
     sample: int = 10,
     semantics: Semantics = Semantics(),
     table: str | None = None,
@@ -171,6 +172,7 @@ def preview_duckdb(
     """
     if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
         raise ValidationError([("sample", "expected a whole number, 0 or more")])
+    check_now(now)  # a preview always has an explicit instant (None is refused here)
     compiled = compile_rule(rule, "duckdb", now, semantics, precomputed=True)
     duckdb = require_duckdb()
     if not isinstance(users, str | os.PathLike | duckdb.DuckDBPyConnection):
