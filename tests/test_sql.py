@@ -214,7 +214,7 @@ def test_time_values_parse_as_python_reads_them(texts: list[str]) -> None:
 
 
 def _listed_form(text: str) -> bool:
-    from audience_dsl.evaluator.sql.dialects import ISO_CHECK, MDY
+    from audience_dsl.evaluator.sql.forms import ISO_CHECK, MDY
 
     return bool(re.search(ISO_CHECK, text) or re.search(MDY, text))
 

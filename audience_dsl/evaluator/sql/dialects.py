@@ -18,6 +18,16 @@ from typing import TYPE_CHECKING
 
 from audience_dsl.errors import SQLError
 from audience_dsl.evaluator.predicates import days_of, expansion, instant_of, strings_of
+from audience_dsl.evaluator.sql.forms import (
+    ISO_CHECK,
+    ISO_COMMON,
+    ISO_PARTS,
+    MDY,
+    TYPE_NAMES,
+    fold_table,
+    only_group,
+    pointer,
+)
 from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.semantics import Kind, Semantics, WrongType, kind_of
@@ -25,68 +35,7 @@ from audience_dsl.semantics import Kind, Semantics, WrongType, kind_of
 if TYPE_CHECKING:
     from sqlglot import exp
 
-__all__ = ["ISO_CHECK", "MDY", "Leaf", "Writer", "pointer"]
-
-
-#: JSON type names of each dialect's type function, per kind of value.
-_TYPE_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
-    "duckdb": {
-        "string": ("VARCHAR",), "integer": ("BIGINT", "UBIGINT", "HUGEINT"),
-        "decimal": ("DOUBLE",), "boolean": ("BOOLEAN",), "array": ("ARRAY",),
-        "object": ("OBJECT",), "null": ("NULL",),
-    },
-    "snowflake": {
-        "string": ("VARCHAR",), "integer": ("INTEGER",), "decimal": ("DECIMAL", "DOUBLE"),
-        "boolean": ("BOOLEAN",), "array": ("ARRAY",), "object": ("OBJECT",),
-        "null": ("NULL_VALUE",),
-    },
-    "bigquery": {
-        "string": ("string",), "integer": (), "decimal": ("number",), "boolean": ("boolean",),
-        "array": ("array",), "object": ("object",), "null": ("null",),
-    },
-    "postgres": {
-        "string": ("string",), "integer": (), "decimal": ("number",), "boolean": ("boolean",),
-        "array": ("array",), "object": ("object",), "null": ("null",),
-    },
-    "redshift": {
-        "string": ("string",), "integer": (), "decimal": ("number",), "boolean": ("boolean",),
-        "array": ("array",), "object": ("object",), "null": ("null",),
-    },
-    "spark": {
-        "string": ("STRING",), "integer": ("BIGINT",), "decimal": ("DOUBLE", "DECIMAL"),
-        "boolean": ("BOOLEAN",), "array": ("ARRAY",), "object": ("OBJECT",), "null": ("VOID",),
-    },
-}  # fmt: skip
-_TYPE_NAMES["databricks"] = _TYPE_NAMES["spark"]
-
-#: The ISO 8601 forms read as times (a subset of Python's ``datetime.fromisoformat``):
-#: ``YYYY-MM-DD`` or ``YYYYMMDD``, optionally one non-digit separator and a time
-#: ``HH``, ``HH:MM``, ``HH:MM:SS[.f]``, ``HHMM``, ``HHMMSS[.f]``, then optionally an
-#: offset ``Z``, ``±HH``, ``±HH:MM`` or ``±HHMM`` (one space may come before it, after a
-#: time without a fraction).
-ISO_CHECK = (
-    r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8})(?:[^0-9](?:"
-    r"(?:[0-9]{2}(?::[0-9]{2}(?::[0-9]{2})?)?|[0-9]{4}(?:[0-9]{2})?) ?"
-    r"|(?:[0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{6})[.,][0-9]+"
-    r")(?:Z|[-+][0-9]{2}(?::?[0-9]{2})?)?)?$"
-)
-_ISO_PARTS = (
-    r"^([0-9]{4})-?([0-9]{2})-?([0-9]{2})"
-    r"(?:[^0-9]([0-9]{2}):?([0-9]{2})?:?([0-9]{2})?(?:[.,]([0-9]+))?"
-    r" ?(Z|([-+])([0-9]{2}):?([0-9]{2})?)?)?$"
-)
-#: The usual export form, whose reading DuckDB's cast to TIMESTAMP agrees with: years
-#: 1-3000, hours 00-23, up to six decimals, UTC.
-_ISO_COMMON = (
-    r"^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[12][0-9]{3}|3000)-[0-9]{2}-[0-9]{2}"
-    r"(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?Z)?$"
-)
-MDY = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$"
-
-
-def pointer(name: str) -> str:
-    """A custom attribute's JSON pointer (RFC 6901), as DuckDB's JSON functions take it."""
-    return "/" + name.replace("~", "~0").replace("/", "~1")
+__all__ = ["Leaf", "Writer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +58,13 @@ class Writer:
         self.dialect = dialect
         self.now = now
         self.sem = semantics
-        self.types = _TYPE_NAMES[dialect]
+        self.types = TYPE_NAMES[dialect]
         #: DuckDB preview: each custom attribute's JSON value, type and text are columns
         #: ``attr_N``, ``attr_N_type``, ``attr_N_text`` computed once per user
         #: (see :func:`pointer`); ``attributes`` lists the names in column order.
         self.precomputed = precomputed
         self.attributes: list[str] = []
 
-    # -- small constructors
     def lit(self, value: object) -> exp.Expression:
         e = self.e
         if value is None:
@@ -150,7 +98,6 @@ class Writer:
     def paren(self, value: exp.Expression) -> exp.Expression:
         return self.e.Paren(this=value)
 
-    # -- JSON access
     def attribute(self, name: str) -> exp.Expression:
         e, d = self.e, self.dialect
         attrs = self.col("custom_attributes")
@@ -312,7 +259,7 @@ class Writer:
     def extract(self, text: exp.Expression, pattern: str, group: int) -> exp.Expression:
         """Group ``group`` of ``pattern`` in ``text`` ('' when it took no part)."""
         e, d = self.e, self.dialect
-        p = e.Literal.string(_only_group(pattern, group))
+        p = e.Literal.string(only_group(pattern, group))
         if d == "snowflake":
             found = self.fn("REGEXP_SUBSTR", text.copy(), p, self.lit(1), self.lit(1),
                             self.lit("e"), self.lit(1))  # fmt: skip
@@ -354,7 +301,7 @@ class Writer:
         if self.dialect == "duckdb":
             # One regex match gives every part (a struct), bound once by a lambda.
             names = ["y", "mo", "d", "h", "mi", "s", "f", "z", "sg", "zh", "zm"]
-            found = self.fn("REGEXP_EXTRACT", text.copy(), self.lit(_ISO_PARTS),
+            found = self.fn("REGEXP_EXTRACT", text.copy(), self.lit(ISO_PARTS),
                             e.Array(expressions=[self.lit(n) for n in names]))  # fmt: skip
             m = e.column("m")
             parts = [e.Dot(this=m.copy(), expression=e.to_identifier(n)) for n in names]
@@ -363,7 +310,7 @@ class Writer:
                             e.Lambda(this=body, expressions=[e.to_identifier("m")]))  # fmt: skip
             iso = self.fn("LIST_EXTRACT", bound, self.lit(1))
         else:
-            iso = self.iso_instant([self.extract(text, _ISO_PARTS, g) for g in range(1, 12)])
+            iso = self.iso_instant([self.extract(text, ISO_PARTS, g) for g in range(1, 12)])
         m, d, y = (self.extract(text, MDY, g) for g in (1, 2, 3))
         mdy_text = self.concat(
             y, self.lit("-"), self.fn("LPAD", m, self.lit(2), self.lit("0")), self.lit("-"),
@@ -377,7 +324,7 @@ class Writer:
         whens = [(self.full_match(text, ISO_CHECK), iso), (mdy_sane, mdy)]
         if self.dialect == "duckdb":  # the common form, read by DuckDB's own cast
             cast = self.cast(text.copy(), "TIMESTAMP", safe=True)
-            whens.insert(0, (self.full_match(text, _ISO_COMMON), cast))
+            whens.insert(0, (self.full_match(text, ISO_COMMON), cast))
         return self.case(whens, e.null())
 
     def iso_instant(self, part: Sequence[exp.Expression]) -> exp.Expression:
@@ -511,7 +458,7 @@ class Writer:
             text = e.column("text")
             # When every time has the usual form (a row-level test, so the general reading
             # runs only for rows that need it), DuckDB's cast reads them all.
-            usual = self.fn("LIST_BOOL_AND", each(self.full_match(text, _ISO_COMMON)))
+            usual = self.fn("LIST_BOOL_AND", each(self.full_match(text, ISO_COMMON)))
             quick = self.fn("LIST_MAX", each(self.cast(text.copy(), "TIMESTAMP", safe=True)))
             full = self.fn("LIST_MAX", each(self.timestamp(text.copy())))
             return self.case([(usual, quick)], full)
@@ -661,7 +608,7 @@ class Writer:
 
     def casefold(self, text: exp.Expression) -> exp.Expression:
         """Python's ``str.casefold`` in SQL: ``lower`` then the full case foldings that differ."""
-        before, after = _fold_table()
+        before, after = fold_table()
         for source, target in before:  # characters whose lowercase is longer than one
             text = self.fn("REPLACE", text, self.lit(source), self.lit(target))
         folded: exp.Expression = self.e.Lower(this=text)
@@ -700,45 +647,3 @@ class Writer:
             as_int = op(this=whole, expression=self.lit(math.ceil(exact)))
         return self.case([(self.type_in(v, "integer"), as_int)], as_double)
 
-
-def _only_group(pattern: str, group: int) -> str:
-    """``pattern`` with every capturing group but number ``group`` made non-capturing."""
-    out: list[str] = []
-    seen = 0
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if ch == "(" and not pattern.startswith("(?", i):
-            seen += 1
-            out.append("(" if seen == group else "(?:")
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-_FOLDS: tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] | None = None
-
-
-def _fold_table() -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
-    """What ``casefold()`` does beyond ``lower()``: (replacements before lowering, for
-    characters whose lowercase is several characters; replacements after lowering)."""
-    global _FOLDS
-    if _FOLDS is None:
-        before: dict[str, str] = {}
-        after: dict[str, str] = {}
-        for code in range(0x110000):
-            ch = chr(code)
-            if 0xD800 <= code <= 0xDFFF:
-                continue
-            low = ch.lower()
-            if len(low) != 1:
-                before[ch] = ch.casefold()
-            elif ch.casefold() != low:
-                after[low] = low.casefold()
-        _FOLDS = (tuple(sorted(before.items())), tuple(sorted(after.items())))
-    return _FOLDS

@@ -20,7 +20,7 @@ from audience_dsl.errors import SQLError, ValidationError
 from audience_dsl.evaluator.predicates import show_json
 from audience_dsl.evaluator.preview import LeafCount, Preview
 from audience_dsl.evaluator.program import check_now
-from audience_dsl.evaluator.sql.dialects import pointer
+from audience_dsl.evaluator.sql.forms import pointer
 from audience_dsl.evaluator.sql.query import (
     INSTALL_HINT,
     Compiled,
