@@ -471,3 +471,36 @@ def test_without_the_extra_the_error_says_how_to_install_it() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'pip install "audience-dsl[sql]"' in out.stdout
+
+
+# ---- command line -----------------------------------------------------------------------------
+
+
+def test_the_sql_command_prints_a_query_for_the_dialect(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from audience_dsl.cli.main import main
+
+    argv = ["sql", "age >= 18", "--dialect", "snowflake", "--table", "db.users",
+            "--now", "2024-01-01T00:00:00Z"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    parsed = sqlglot.parse_one(out, read="snowflake")
+    assert parsed.find(sqlglot.exp.Table).name == "users"  # type: ignore[union-attr]
+    assert main(["sql", "name ~ /a/", "--dialect", "redshift"]) == 1
+    assert "POSIX" in capsys.readouterr().err
+    assert main(["sql", "age >= 18", "--dialect", "oracle"]) == 2
+
+
+def test_preview_engine_duckdb_on_the_command_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from audience_dsl.cli.main import main
+
+    users = tmp_path / "users.jsonl"
+    users.write_text("\n".join(json.dumps(u) for u in USERS) + "\n")
+    argv = ["preview", RULE, "--users", str(users), "--now", "2024-06-01T12:00:00Z", "--json"]
+    assert main(argv) == 0
+    python = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--engine", "duckdb"]) == 0
+    assert json.loads(capsys.readouterr().out) == python
