@@ -31,6 +31,7 @@ from audience_dsl.errors import (
     RuleError,
     SchemaError,
     SendError,
+    SQLError,
     UnsupportedError,
     ValidationError,
 )
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from audience_dsl.braze.validate import validate
     from audience_dsl.check import Schema
     from audience_dsl.evaluator import Explanation, Preview, evaluate, explain, preview
+    from audience_dsl.evaluator.sql import to_sql
     from audience_dsl.language.printer import print_rule
     from audience_dsl.pipeline import compile, format, parse, to_audience
     from audience_dsl.semantics import Semantics, WrongType
@@ -72,6 +74,7 @@ _LAZY: dict[str, str] = {
     "preview": "audience_dsl.evaluator",
     "print_rule": "audience_dsl.language.printer",
     "to_audience": "audience_dsl.pipeline",
+    "to_sql": "audience_dsl.evaluator.sql",
     "validate": "audience_dsl.braze.validate",
 }
 
@@ -101,6 +104,7 @@ __all__ = [
     "Report",
     "Rule",
     "RuleError",
+    "SQLError",
     "Schema",
     "SchemaError",
     "Semantics",
@@ -122,6 +126,7 @@ __all__ = [
     "preview",
     "print_rule",
     "to_audience",
+    "to_sql",
     "validate",
 ]
 

@@ -10,6 +10,7 @@ RecursionError) are caught at the boundary where they arise and re-raised as our
     │   ├── ParameterError         a $parameter is missing, unused or of the wrong type
     │   └── UnsupportedError       Braze cannot express it exactly (so it is refused)
     ├── SchemaError                a schema is malformed
+    ├── SQLError                   a rule cannot run as SQL exactly (or the engine failed)
     ├── ValidationError            a Connected Audience object breaks Braze's rules
     │   └── request.InvalidRequestError    a request body breaks them (rules 1-24)
     └── SendError                  sending failed (keeps the request and response); in
@@ -49,6 +50,7 @@ __all__ = [
     "RequestInfo",
     "ResponseInfo",
     "RuleError",
+    "SQLError",
     "SchemaError",
     "SendError",
     "Severity",
@@ -264,6 +266,10 @@ class ValidationError(AudienceError):
     @property
     def paths(self) -> tuple[str, ...]:
         return tuple(path for path, _ in self.problems)
+
+
+class SQLError(AudienceError):
+    """A rule cannot run as SQL with exactly the evaluator's meaning, or the SQL engine failed."""
 
 
 @dataclass(frozen=True)

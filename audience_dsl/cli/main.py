@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("audiences", "check Connected Audience JSON against Braze's rules"),
     "preview": ("users", "run a rule over exported users (JSON lines): who would match"),
     "explain": ("users", "why one user is in or out, condition by condition"),
+    "sql": ("sql", "print the rule as one SQL query over a table of exported users"),
     "send": ("send", "send a campaign with POST /campaigns/trigger/send"),
     "schema": ("schema", "write a schema file: infer it from users, or pull it from Braze"),
     "completion": ("completion", "print a shell completion script (bash, zsh or fish)"),

@@ -21,7 +21,7 @@ __all__ = ["add_parsers"]
 
 #: The engines ``preview`` can run a rule with. The SQL engine (``--engine duckdb``)
 #: registers itself here when it is added.
-ENGINES = ("python",)
+ENGINES = ("python", "duckdb")
 
 
 def add_parsers(commands: Any) -> None:
@@ -34,7 +34,12 @@ def add_parsers(commands: Any) -> None:
     preview_parser.add_argument("--sample", type=int, default=10,
                                 help="how many matching ids to show (default 10)")
     preview_parser.add_argument("--engine", choices=ENGINES, default="python",
-                                help="what runs the rule (default: the reference evaluator)")
+                                help="what runs the rule: the reference evaluator (python, "
+                                     "the default) or the same rule as SQL in embedded "
+                                     "DuckDB (duckdb; the sql extra)")
+    preview_parser.add_argument("--table", metavar="NAME",
+                                help="with --engine duckdb and a DuckDB database as --users: "
+                                     "the table of users")
     common.add_format(preview_parser, "text", "json")
     preview_parser.set_defaults(run=run_preview)
 
@@ -95,6 +100,9 @@ def _users_problems(exc: ValidationError, users: str) -> list[Problem]:
 def run_preview(args: argparse.Namespace) -> int:
     if args.sample < 0:
         raise common.UsageError(f"--sample {args.sample}: give 0 or more")
+    if args.table is not None and args.engine != "duckdb":
+        raise common.UsageError("--table goes with --engine duckdb",
+                                "a table is read from a DuckDB database by the duckdb engine")
     users = common.readable(args.users, "--users")
     now = common.moment(args.now)
     reporter = Reporter(args.format, sys.stdout, sys.stderr)
@@ -105,8 +113,8 @@ def run_preview(args: argparse.Namespace) -> int:
     from audience_dsl.evaluator import preview
 
     try:
-        result = guarded(reporter, rule, lambda: preview(parsed, users, now=now,
-                                                         sample=args.sample))
+        result = guarded(reporter, rule, lambda: preview(
+            parsed, users, now=now, sample=args.sample, engine=args.engine, table=args.table))
     except ValidationError as exc:
         reporter.report(_users_problems(exc, users))
         result = None

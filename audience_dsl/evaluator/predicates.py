@@ -143,7 +143,7 @@ def _attribute_predicate(leaf: ast.Attribute, now: datetime, sem: Semantics) -> 
             return _typed(name, missing, wrong, is_str, lambda x: search(x) is not None)
         return _typed(name, missing, wrong, is_str, lambda x: search(x) is None)
     if kind in (Kind.ARRAY, Kind.TEXT_OR_ARRAY):
-        wanted = frozenset(_strings(comparison, value))
+        wanted = frozenset(strings_of(comparison, value))
         accepts = is_array if kind is Kind.ARRAY else is_text_or_array
 
         def hit(x: Any) -> bool:
@@ -183,14 +183,14 @@ def _attribute_predicate(leaf: ast.Attribute, now: datetime, sem: Semantics) -> 
     return _typed(name, missing, wrong, is_str, lambda x: x.casefold() != folded)
 
 
-def _strings(comparison: C, value: object) -> tuple[str, ...]:
+def strings_of(comparison: C, value: object) -> tuple[str, ...]:
     values = value if isinstance(value, tuple | list) else (value,)
     if not values or not all(isinstance(v, str) for v in values):
         raise InvalidValue(f"`{comparison}` takes a string or a list of strings")
     return tuple(values)
 
 
-def _days(comparison: C, value: object) -> float:
+def days_of(comparison: C, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise InvalidValue(f"`{comparison}` takes a number of days (0 or more)")
     if not math.isfinite(value) or value > 3_650_000:
@@ -198,7 +198,7 @@ def _days(comparison: C, value: object) -> float:
     return float(value)
 
 
-def _instant(comparison: str, value: object) -> datetime:
+def instant_of(comparison: str, value: object) -> datetime:
     instant = parse_time(value) if isinstance(value, str) else None
     if instant is None:
         raise InvalidValue(f"`{comparison}` takes an ISO 8601 date-time, not {show_json(value)}")
@@ -210,12 +210,12 @@ def _window(
 ) -> Callable[[datetime], bool]:
     """The test a time comparison makes on a present instant."""
     if comparison in (C.BEFORE, C.AFTER):
-        bound = _instant(comparison.value, value)
+        bound = instant_of(comparison.value, value)
         strict = sem.strict_before_after
         if comparison is C.BEFORE:
             return (lambda t: t < bound) if strict else (lambda t: t <= bound)
         return (lambda t: t > bound) if strict else (lambda t: t >= bound)
-    span = timedelta(days=_days(comparison, value))
+    span = timedelta(days=days_of(comparison, value))
     inclusive = sem.day_boundary_inclusive
     if comparison is C.LESS_THAN_X_DAYS_AGO:
         low = now - span

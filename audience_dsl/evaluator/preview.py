@@ -58,14 +58,28 @@ def preview(
     now: datetime | None = None,
     sample: int = 10,
     semantics: Semantics = Semantics(),
+    engine: str = "python",
+    table: str | None = None,
 ) -> Preview:
     """Run a rule over many users: how many match, which ones, and how often each condition held.
 
     ``users`` is an iterable of profiles, or the path of a JSON-lines file with one user
-    per line (Braze's segment export). Users are streamed: memory does not grow with
-    their number. The sample holds the first ``sample`` matching users' ``external_id``
-    (else ``braze_id``, else their position).
+    per line (Braze's segment export), or of a Parquet export. Users are streamed: memory
+    does not grow with their number. The sample holds the first ``sample`` matching
+    users' ``external_id`` (else ``braze_id``, else their position).
+
+    ``engine="duckdb"`` runs the same rule as SQL in embedded DuckDB (the ``sql`` extra)
+    and gives the same answer; it also reads a DuckDB database file or connection, given
+    the name of its ``table`` of users (docs/preview.md).
     """
+    if engine == "duckdb":
+        from audience_dsl.evaluator.sql.engine import preview_duckdb
+
+        return preview_duckdb(
+            rule, users, now=now, sample=sample, semantics=semantics, table=table
+        )
+    if engine != "python":
+        raise ValidationError([("engine", f"expected 'python' or 'duckdb', not {engine!r}")])
     if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
         raise ValidationError([("sample", "expected a whole number, 0 or more")])
     program = build_program(rule, now, semantics)
@@ -138,7 +152,13 @@ def _identity(profile: Mapping[str, Any], where: str) -> str:
 
 def _profiles(users: object) -> Iterator[tuple[str, Mapping[str, Any]]]:
     if isinstance(users, str | os.PathLike):
-        yield from _read_lines(os.fspath(users))
+        path = os.fspath(users)
+        if path.lower().endswith((".parquet", ".pq")):
+            from audience_dsl.evaluator.sql.engine import parquet_rows
+
+            yield from parquet_rows(path)
+            return
+        yield from _read_lines(path)
         return
     if isinstance(users, Mapping) or not isinstance(users, Iterable):
         raise ValidationError([("users", "expected an iterable of profiles or a JSON-lines path")])

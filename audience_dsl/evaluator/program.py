@@ -125,7 +125,7 @@ def custom_attributes_of(profile: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def build_program(target: object, now: datetime | None, sem: Semantics) -> _Program:
     """Compile a rule (text, AST or Connected Audience dict) into a :class:`_Program`."""
-    _check_now(now)
+    check_now(now)
     assert now is not None
     if not isinstance(sem, Semantics):
         raise ValidationError([("semantics", "expected a Semantics object")])
@@ -211,7 +211,7 @@ def _where(span: Span | None) -> str:
     return f"rule:{span.line}:{span.column}" if span is not None else "rule"
 
 
-def _check_now(now: object) -> None:
+def check_now(now: object) -> None:
     if now is None:
         raise ValidationError(
             [

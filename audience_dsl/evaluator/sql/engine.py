@@ -1,0 +1,389 @@
+"""``preview(..., engine="duckdb")``: the rule's conditions counted in embedded DuckDB.
+
+The users (a JSON-lines export, a Parquet file, a DuckDB table, or profiles written to a
+temporary JSON-lines file) are read by DuckDB's streaming scans and brought to the
+table layout of :mod:`audience_dsl.evaluator.sql`; one aggregate query counts every
+user, the matches and each condition (``count(*) FILTER (WHERE ...)``), and a second
+query with ``LIMIT`` takes the first matching users in file order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from audience_dsl.errors import SQLError, ValidationError
+from audience_dsl.evaluator.predicates import show_json
+from audience_dsl.evaluator.preview import LeafCount, Preview
+from audience_dsl.evaluator.program import check_now
+from audience_dsl.evaluator.sql.forms import pointer
+from audience_dsl.evaluator.sql.query import (
+    INSTALL_HINT,
+    Compiled,
+    compile_rule,
+    join,
+    render,
+    table_of,
+)
+from audience_dsl.language import ast
+from audience_dsl.semantics import Semantics
+
+__all__ = ["parquet_rows", "preview_duckdb"]
+
+
+def require_duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError as exc:
+        raise SQLError(
+            f"the DuckDB engine needs the duckdb package ({exc}); {INSTALL_HINT}"
+        ) from None
+    return duckdb
+
+
+_JSON_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_DB_SUFFIXES = (".duckdb", ".db", ".ddb")
+_COLUMNS = ("external_id", "braze_id", "custom_attributes", "push_subscribe", "email_subscribe",
+            "apps")  # fmt: skip
+
+
+def _literal_sql(value: str) -> str:
+    from sqlglot import exp as e
+
+    return str(e.Literal.string(value).sql("duckdb"))
+
+
+def _normalized(connection: Any, relation: str, attributes: Sequence[str]) -> str:
+    """A SELECT giving ``relation``'s rows as JSON columns, plus ``attr_N``: the JSON value of
+    each custom attribute in ``attributes`` (each source parsed once per row)."""
+    from sqlglot import exp as e
+
+    described = {row[0]: str(row[1]).upper() for row in connection.execute(
+        f"DESCRIBE SELECT * FROM {relation}").fetchall()}  # fmt: skip
+    pointers = ["/custom_attributes" + pointer(name) for name in attributes]
+    if described.get("json") == "JSON" and "custom_attributes" not in described:
+        # One object a line: one parse of the line for every field and attribute read.
+        paths = ", ".join(_literal_sql(p) for p in [*("$." + c for c in _COLUMNS), *pointers])
+        names = [f"{column}_json" for column in _COLUMNS]
+        names += [f"attr_{i}" for i in range(len(attributes))]
+        parts = [f"fields[{i}] AS {name}" for i, name in enumerate(names, 1)]
+        return (
+            # The scan has checked the syntax: a line starting with `{` is an object.
+            "SELECT CASE WHEN starts_with(ltrim(CAST(json AS VARCHAR), "
+            "' ' || chr(9) || chr(10) || chr(13)), '{') "
+            f"THEN 'OBJECT' ELSE 'OTHER' END AS profile_type, {', '.join(parts)} FROM "
+            f"(SELECT json, json_extract(json, [{paths}]) AS fields FROM {relation})"
+        )
+    parts = ["'OBJECT' AS profile_type"]
+    for column in _COLUMNS:
+        quoted = e.to_identifier(column, quoted=True).sql("duckdb")
+        kind = described.get(column)
+        if kind is None:
+            parts.append(f"CAST(NULL AS JSON) AS {column}_json")
+        elif kind == "JSON":
+            parts.append(f"{quoted} AS {column}_json")
+        elif kind == "VARCHAR" and column in ("custom_attributes", "apps"):
+            parts.append(f"json({quoted}) AS {column}_json")
+        else:
+            parts.append(f"to_json({quoted}) AS {column}_json")
+    inner = f"SELECT {', '.join(parts)} FROM {relation}"
+    if not attributes:
+        return inner
+    found = ", ".join(_literal_sql(pointer(name)) for name in attributes)
+    values = ", ".join(f"fields[{i}] AS attr_{i - 1}" for i in range(1, len(attributes) + 1))
+    return (
+        f"SELECT * EXCLUDE (fields), {values} FROM (SELECT *, "
+        f"json_extract(custom_attributes_json, [{found}]) AS fields FROM ({inner}))"
+    )
+
+
+def _layout(normalized: str, attributes: Sequence[str]) -> str:
+    """The documented table layout over the normalized JSON columns, with each custom
+    attribute's JSON value, type and text (``attr_N``, ``attr_N_type``, ``attr_N_text``)."""
+    subscribe = [
+        f"CASE WHEN json_type({c}_json) = 'VARCHAR' THEN json_extract_string({c}_json, '$') END"
+        f" AS {c}"
+        for c in ("push_subscribe", "email_subscribe")
+    ]
+    values = "".join(
+        f", attr_{i}, json_type(attr_{i}) AS attr_{i}_type, "
+        f"json_extract_string(attr_{i}, '$') AS attr_{i}_text"
+        for i in range(len(attributes))
+    )
+    return (
+        "SELECT profile_type, external_id_json, braze_id_json, push_subscribe_json, "
+        "email_subscribe_json, custom_attributes_json AS custom_attributes, "
+        f"apps_json AS apps, {', '.join(subscribe)}{values} FROM ({normalized})"
+    )
+
+
+def _source(connection: Any, users: object, table: str | None) -> tuple[str, str]:
+    """(a SELECT over the users, a name for messages)."""
+    if isinstance(users, str | os.PathLike):
+        path = os.fspath(users)
+        lowered = path.lower()
+        if not os.path.exists(path):
+            raise ValidationError([(path, "cannot read the file: it does not exist")])
+        literal = _literal_sql(path)
+        if lowered.endswith(_PARQUET_SUFFIXES):
+            return f"read_parquet({literal})", path
+        if lowered.endswith(_DB_SUFFIXES):
+            if not table:
+                raise ValidationError([("table", f"name the table of users in {path}")])
+            connection.execute(f"ATTACH {literal} AS users_db (READ_ONLY)")
+            return "users_db." + str(table_of(table, "duckdb").sql("duckdb")), f"{path}:{table}"
+        return (
+            f"read_json_objects({literal}, format='newline_delimited')",
+            path,
+        )
+    if table is not None and users is None:
+        return str(table_of(table, "duckdb").sql("duckdb")), table
+    raise ValidationError(
+        [("users", "the duckdb engine reads a JSON-lines, Parquet or DuckDB file path")]
+    )
+
+
+#: The export's fields, each read as JSON by DuckDB's typed JSON reader.
+_TYPED = (
+    "columns={"
+    + ", ".join(f"'{column}': 'JSON'" for column in _COLUMNS)
+    + "}, records=true, ignore_errors=false"
+)
+
+
+def _connection_for(users: object) -> tuple[Any, bool]:
+    duckdb = require_duckdb()
+    if isinstance(users, duckdb.DuckDBPyConnection):
+        return users, False
+    return duckdb.connect(), True
+
+
+def preview_duckdb(
+    rule: str | ast.Node | Mapping[str, Any],
+    users: object,
+    *,
+    now: datetime | None,
+    sample: int = 10,
+    semantics: Semantics = Semantics(),
+    table: str | None = None,
+) -> Preview:
+    """:func:`audience_dsl.preview` in embedded DuckDB: the same :class:`Preview`.
+
+    ``users`` is a JSON-lines export (one user object a line), a Parquet file with the
+    table layout's columns, a DuckDB database file with ``table``, a DuckDB connection
+    with ``table``, or an iterable of profiles (written to a temporary JSON-lines file).
+    """
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
+        raise ValidationError([("sample", "expected a whole number, 0 or more")])
+    check_now(now)  # a preview always has an explicit instant (None is refused here)
+    compiled = compile_rule(rule, "duckdb", now, semantics, precomputed=True)
+    duckdb = require_duckdb()
+    if not isinstance(users, str | os.PathLike | duckdb.DuckDBPyConnection):
+        if isinstance(users, Mapping) or not isinstance(users, Iterable):
+            raise ValidationError([("users", "expected an iterable of profiles or a file path")])
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "users.jsonl")
+            _write_lines(users, path)
+            return _preview(compiled, path, sample, None, iterable=True)
+    return _preview(compiled, users, sample, table, iterable=False)
+
+
+def _preview(
+    compiled: Compiled, users: object, sample: int, table: str | None, *, iterable: bool
+) -> Preview:
+    duckdb = require_duckdb()
+    connection, owned = _connection_for(users)
+    try:
+        source, where = _source(connection, None if not owned else users, table)
+        if source.startswith("read_json_objects("):
+            # The typed reader is faster; a line it cannot take (not an object, a field of
+            # another shape) sends the file to the one-object-a-line reader, which says
+            # exactly what is wrong.
+            typed = source.replace("read_json_objects(", "read_json(", 1).replace(
+                "format='newline_delimited')", f"format='newline_delimited', {_TYPED})"
+            )
+            try:
+                return _run(connection, typed, where, compiled, sample, iterable)
+            except duckdb.Error:
+                pass
+        return _run(connection, source, where, compiled, sample, iterable)
+    except duckdb.Error as exc:
+        raise SQLError(f"DuckDB could not read {users!r}: {exc}") from None
+    finally:
+        if owned:
+            connection.close()
+
+
+def _write_lines(users: Iterable[Any], path: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for index, profile in enumerate(users):
+            if not isinstance(profile, Mapping):
+                raise ValidationError(
+                    [(f"users[{index}]", f"a profile is a JSON object, not {show_json(profile)}")]
+                )
+            try:
+                handle.write(json.dumps(profile, ensure_ascii=False, allow_nan=False) + "\n")
+            except (TypeError, ValueError) as exc:
+                raise ValidationError([(f"users[{index}]", f"not JSON: {exc}")]) from None
+
+
+def _run(
+    connection: Any, source: str, where: str, compiled: Compiled, sample: int, iterable: bool
+) -> Preview:
+    from sqlglot import exp as e
+
+    attributes = compiled.attributes
+    layout = f"({_layout(_normalized(connection, source, attributes), attributes)}) AS users"
+    has = {type(leaf.node) for leaf in compiled.leaves}
+    channels = {
+        leaf.node.channel.value
+        for leaf in compiled.leaves
+        if isinstance(leaf.node, ast.Subscription)
+    }
+    checks = [
+        ("a profile is a JSON object", "profile_type <> 'OBJECT'"),
+        ("custom_attributes must be an object",
+         "coalesce(json_type(custom_attributes), 'NULL') NOT IN ('NULL', 'OBJECT')"),
+    ]  # fmt: skip
+    for channel in sorted(channels):
+        column = f"{channel}_subscribe_json"
+        checks.append((
+            f"{channel}_subscribe must be opted_in, subscribed or unsubscribed",
+            f"coalesce(json_type({column}), 'NULL') <> 'NULL' AND "
+            f"coalesce({channel}_subscribe, '') NOT IN ('opted_in', 'subscribed', 'unsubscribed')",
+        ))  # fmt: skip
+    if ast.LastUsedApp in has:
+        checks.append(("apps must be a list of apps",
+                       "coalesce(json_type(apps), 'NULL') NOT IN ('NULL', 'ARRAY')"))  # fmt: skip
+    # Each condition is computed once per user, as a column; the rule joins the columns.
+    columns = [f"{render(leaf.condition, 'duckdb')} AS leaf_{i}"
+               for i, leaf in enumerate(compiled.leaves)]  # fmt: skip
+    columns += [f"{condition} AS bad_{j}" for j, (_, condition) in enumerate(checks)]
+    flagged = (
+        f"(SELECT external_id_json, braze_id_json, {', '.join(columns)} FROM {layout}) AS flagged"
+    )
+    rule = join(compiled.code, [e.column(f"leaf_{i}") for i in range(len(compiled.leaves))])
+    matches = render(rule, "duckdb")
+    counts = ["count(*)", f"count(*) FILTER (WHERE {matches})"]
+    counts += [f"count(*) FILTER (WHERE leaf_{i})" for i in range(len(compiled.leaves))]
+    counts += [f"count(*) FILTER (WHERE bad_{j})" for j in range(len(checks))]
+    row = connection.execute(f"SELECT {', '.join(counts)} FROM {flagged}").fetchone()
+    total, matched = int(row[0]), int(row[1])
+    leaf_counts = [int(x) for x in row[2 : 2 + len(compiled.leaves)]]
+    problems = row[2 + len(compiled.leaves) :]
+    for (message, condition), bad in zip(checks, problems, strict=True):
+        if bad:
+            first = connection.execute(
+                f"SELECT external_id_json FROM {layout} WHERE {condition} LIMIT 1"
+            ).fetchone()
+            who = f" (the first is {first[0]})" if first and first[0] is not None else ""
+            raise ValidationError([(where, f"{bad} profiles break a rule: {message}{who}")])
+    picked: list[str] = []
+    if sample and matched:
+        rows = connection.execute(
+            f"SELECT external_id_json, braze_id_json FROM {flagged} "
+            f"WHERE {matches} LIMIT {int(sample)}"
+        ).fetchall()
+        missing_ids = []
+        for index, (external, braze) in enumerate(rows):
+            name = _identity(external, braze)
+            picked.append(name or "")
+            if name is None:
+                missing_ids.append(index)
+        if missing_ids:
+            _fill_positions(connection, layout, compiled, where, picked, missing_ids, sample,
+                            iterable)  # fmt: skip
+    return Preview(
+        matched,
+        total,
+        tuple(picked),
+        tuple(LeafCount(leaf.text, count, leaf.node.span)
+              for leaf, count in zip(compiled.leaves, leaf_counts, strict=True)),
+    )  # fmt: skip
+
+
+def _identity(external: str | None, braze: str | None) -> str | None:
+    for raw in (external, braze):
+        if raw is None:
+            continue
+        value = json.loads(raw)
+        if value is not None and value != "":
+            return _python_str(value)
+    return None
+
+
+def _python_str(value: object) -> str:
+    return str(value)
+
+
+def _fill_positions(
+    connection: Any, layout: str, compiled: Compiled, where: str, picked: list[str],
+    missing: list[int], sample: int, iterable: bool,
+) -> None:  # fmt: skip
+    """Users without ids are named by their position, as the Python engine names them."""
+    rows = connection.execute(
+        f"SELECT n FROM (SELECT row_number() OVER () AS n, * FROM {layout}) "
+        f"WHERE {render(compiled.where, 'duckdb')} ORDER BY n LIMIT {int(sample)}"
+    ).fetchall()
+    ordinals = [int(r[0]) for r in rows]
+    if iterable:
+        for i in missing:
+            picked[i] = f"users[{ordinals[i] - 1}]"
+        return
+    lines = _line_numbers(where, {ordinals[i] for i in missing}) if os.path.isfile(where) else {}
+    for i in missing:
+        ordinal = ordinals[i]
+        picked[i] = f"{where}:{lines.get(ordinal, ordinal)}"
+
+
+def _line_numbers(path: str, ordinals: set[int]) -> dict[int, int]:
+    """Line numbers of the given objects (1-based, blank lines skipped) of a JSON-lines file."""
+    found: dict[int, int] = {}
+    if path.lower().endswith(_PARQUET_SUFFIXES):
+        return {n: n for n in ordinals}
+    count = 0
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            count += 1
+            if count in ordinals:
+                found[count] = number
+                if len(found) == len(ordinals):
+                    break
+    return found
+
+
+def parquet_rows(path: str, batch: int = 4096) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Profiles of a Parquet export, streamed through DuckDB, for the Python engine."""
+    duckdb = require_duckdb()
+    connection = duckdb.connect()
+    try:
+        normalized = _normalized(connection, f"read_parquet({_literal_sql(path)})", ())
+        cursor = connection.execute(
+            "SELECT "
+            + ", ".join(f"CAST({c}_json AS VARCHAR)" for c in _COLUMNS)
+            + f" FROM ({normalized})"
+        )
+        number = 0
+        while True:
+            rows = cursor.fetchmany(batch)
+            if not rows:
+                break
+            for row in rows:
+                number += 1
+                profile = {
+                    column: json.loads(value)
+                    for column, value in zip(_COLUMNS, row, strict=True)
+                    if value is not None
+                }
+                yield f"{path}:{number}", profile
+    except duckdb.Error as exc:
+        raise SQLError(f"DuckDB could not read {path}: {exc}") from None
+    finally:
+        connection.close()
