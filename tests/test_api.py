@@ -16,10 +16,10 @@ def test_all_is_pinned() -> None:
     assert audience_dsl.__all__ == [
         "AudienceError", "AudienceSyntaxError", "AudienceTypeError", "AudienceWarning",
         "Diagnostic", "Explanation", "ParameterError", "Preview", "Report", "Rule",
-        "RuleError", "Schema", "SchemaError", "Semantics", "SendError", "Source", "Span",
-        "UnsupportedError", "ValidationError", "WrongType", "analyze", "ast", "compile",
-        "decompile", "evaluate", "explain", "format", "json_schema", "parse", "preview",
-        "print_rule", "to_audience", "validate",
+        "RuleError", "SQLError", "Schema", "SchemaError", "Semantics", "SendError", "Source",
+        "Span", "UnsupportedError", "ValidationError", "WrongType", "analyze", "ast",
+        "compile", "decompile", "evaluate", "explain", "format", "json_schema", "parse",
+        "preview", "print_rule", "to_audience", "to_sql", "validate",
     ]  # fmt: skip
 
 

@@ -231,9 +231,11 @@ _CON = duckdb.connect()
 )
 def test_regexes_whose_meaning_differs_in_sql_are_refused(pattern: str) -> None:
     rule = ast.Attribute(name="s", comparison=C.MATCHES_REGEX, value=pattern)
-    with pytest.raises(SQLError) as info:
+    with pytest.raises(audience_dsl.AudienceError) as info:
         to_sql(rule)
-    assert "rewrite it" in str(info.value)
+    # A pattern the linear-time engine (RE2) cannot run is refused by the evaluator
+    # before the SQL writer sees it (evaluator/regexes.py); the others by the writer.
+    assert "rewrite it" in str(info.value) or "linear-time engine" in str(info.value)
 
 
 @settings(max_examples=80, deadline=None)
