@@ -501,7 +501,8 @@ def test_preview_engine_duckdb_on_the_command_line(
 
     users = tmp_path / "users.jsonl"
     users.write_text("\n".join(json.dumps(u) for u in USERS) + "\n")
-    argv = ["preview", RULE, "--users", str(users), "--now", "2024-06-01T12:00:00Z", "--json"]
+    argv = ["preview", RULE, "--users", str(users), "--now", "2024-06-01T12:00:00Z",
+            "--format", "json"]
     assert main(argv) == 0
     python = json.loads(capsys.readouterr().out)
     assert main([*argv, "--engine", "duckdb"]) == 0
