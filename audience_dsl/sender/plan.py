@@ -14,7 +14,7 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from pydantic import BaseModel
 
@@ -63,10 +63,11 @@ def _audience_json(audience: AudienceLike, schema: Any) -> dict[str, Any]:
     from audience_dsl.pipeline import compile as _compile
     from audience_dsl.pipeline import to_audience
 
+    # The typed Audience is a plain dict at run time; the plan handles it as JSON.
     if isinstance(audience, str):
-        return _compile(audience, schema=schema)
+        return cast("dict[str, Any]", _compile(audience, schema=schema))
     if isinstance(audience, _ast.Node):
-        return to_audience(audience, schema=schema)
+        return cast("dict[str, Any]", to_audience(audience, schema=schema))
     if isinstance(audience, Mapping):
         from audience_dsl.check.schema import Schema
 
