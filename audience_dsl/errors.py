@@ -95,8 +95,35 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
+class _Placed:
+    """Line and column of the start and the end, read off ``span``."""
+
+    __slots__ = ()
+
+    @property
+    def span(self) -> Span:  # a field of Diagnostic, the first diagnostic's of RuleError
+        raise NotImplementedError
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+    @property
+    def column(self) -> int:
+        """Column of the start, 1-based, in code points."""
+        return self.span.column
+
+    @property
+    def end_line(self) -> int:
+        return self.span.end_line
+
+    @property
+    def end_column(self) -> int:
+        return self.span.end_column
+
+
 @dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(_Placed):
     """One problem: a message, the span it is about, and optional label, hint and labels.
 
     ``code`` names the kind of problem in kebab-case (``unquoted-string``); codes are
@@ -116,23 +143,6 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
     expected: tuple[str, ...] = ()
     source: Source | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def line(self) -> int:
-        return self.span.line
-
-    @property
-    def column(self) -> int:
-        """Column of the start, 1-based, in code points."""
-        return self.span.column
-
-    @property
-    def end_line(self) -> int:
-        return self.span.end_line
-
-    @property
-    def end_column(self) -> int:
-        return self.span.end_column
 
     @property
     def utf16_column(self) -> int:
@@ -187,7 +197,7 @@ class AudienceError(Exception):
     """Base class of every error the package raises on bad input."""
 
 
-class RuleError(AudienceError):
+class RuleError(_Placed, AudienceError):
     """A problem (or several) at places in rule text."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic] | Diagnostic, source: Source) -> None:
@@ -211,22 +221,6 @@ class RuleError(AudienceError):
     @property
     def span(self) -> Span:
         return self.diagnostics[0].span
-
-    @property
-    def line(self) -> int:
-        return self.span.line
-
-    @property
-    def column(self) -> int:
-        return self.span.column
-
-    @property
-    def end_line(self) -> int:
-        return self.span.end_line
-
-    @property
-    def end_column(self) -> int:
-        return self.span.end_column
 
     def __str__(self) -> str:
         return "\n\n".join(render(d, self.source) for d in self.diagnostics)
