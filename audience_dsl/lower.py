@@ -10,7 +10,7 @@ policy whatever Braze does for the comparison itself: ``OR(co, does_not_exist)``
 Comparisons with no exact complement (``semantics.REFUSED``: ``before``/``after``, the
 relative-day filters, ``last_used_app``) are refused with an explanation and a rule the
 user can write instead. docs/negation.md shows what this does to each condition;
-tests/test_negation_doc.py checks it row by row against :func:`negate`.
+tests/lower/test_negation_doc.py checks it row by row against :func:`negate`.
 """
 
 from __future__ import annotations

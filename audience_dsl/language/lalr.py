@@ -9,7 +9,7 @@ Regenerate it after changing the grammar::
 
     python -m audience_dsl.language.lalr
 
-``tests/test_lalr.py`` fails while the shipped tables are stale, and checks that they are
+``tests/language/test_lalr.py`` fails while the shipped tables are stale, and checks that they are
 the same automaton as a fresh build (Lark may number the states differently from one
 build to the next, so the file is not compared as text).
 

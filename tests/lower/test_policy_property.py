@@ -13,8 +13,7 @@ from hypothesis import given, settings
 import audience_dsl
 from audience_dsl import Semantics, ast, evaluate, to_audience
 from audience_dsl.errors import AudienceWarning, UnsupportedError
-
-from .test_negation_property import COUNTEREXAMPLES, NOW, profiles, rules
+from tests.lower.test_negation_property import COUNTEREXAMPLES, NOW, profiles, rules
 
 #: Switches whose flip the compiler follows (every missing-value cell); `wrong_type`
 #: (nothing in the JSON selects a wrong-typed value) and `is_any_of_matches_missing`

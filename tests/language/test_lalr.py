@@ -23,7 +23,7 @@ from audience_dsl.language import _tables, grammar, lalr
 from audience_dsl.language.builder import Builder
 from audience_dsl.language.parts import Problem
 
-CASES = Path(__file__).parent / "cases"
+CASES = Path(__file__).parents[1] / "cases"
 REGENERATE = "stale: run `python -m audience_dsl.language.lalr` and commit the result"
 
 

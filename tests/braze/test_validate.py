@@ -18,8 +18,7 @@ from audience_dsl.braze.validate import validate
 from audience_dsl.errors import AudienceWarning, SchemaError, ValidationError
 from audience_dsl.language.ast import Comparison, DataType
 from audience_dsl.vocabulary import ALLOWED, ATTRIBUTE_COMPARISONS
-
-from .helpers import load_cases
+from tests.helpers import load_cases
 
 CASES = list(load_cases("validate.jsonl"))
 BROKEN = [c for c in CASES if "paths" in c]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import assert_compiles, assert_rejects, load_cases
+from tests.helpers import assert_compiles, assert_rejects, load_cases
 
 CASES = [c for c in load_cases() if "dsl" in c and ("json" in c or "error" in c)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sender_scenarios import *  # noqa: F403 - the shared scenarios and fixtures
+from tests.sender.scenarios import *  # noqa: F403 - the shared scenarios and fixtures
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from audience_dsl import strategies as ads
 from audience_dsl.language import ast
 from tests.helpers import load_cases
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPILED = [c for c in load_cases() if "dsl" in c and "json" in c]
 AUDIENCE = jsonschema.Draft202012Validator(json_schema("audience"))
 REQUEST = jsonschema.Draft202012Validator(json_schema("request"))

@@ -28,7 +28,7 @@ import pytest
 
 from audience_dsl.testing import LocalBraze
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CASES = [json.loads(line) for line in
          (ROOT / "tests" / "cases" / "cli.jsonl").read_text(encoding="utf-8").splitlines()
          if line.strip()]

@@ -16,7 +16,7 @@ import pytest
 duckdb = pytest.importorskip("duckdb")
 sqlglot = pytest.importorskip("sqlglot")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, reject, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import audience_dsl  # noqa: E402
@@ -117,7 +117,10 @@ _RULES = rules(schema=SCHEMA, max_leaves=6) | st.builds(
 def test_duckdb_engine_answers_as_the_evaluator(
     rule: ast.Node, users: list[dict[str, Any]], semantics: Semantics
 ) -> None:
-    python = preview(rule, users, now=NOW, semantics=semantics, sample=5)
+    try:
+        python = preview(rule, users, now=NOW, semantics=semantics, sample=5)
+    except audience_dsl.AudienceError:
+        reject()  # a pattern the evaluator will not run in bounded time: no answer to compare
     sql = preview(rule, users, now=NOW, semantics=semantics, sample=5, engine="duckdb")
     assert sql == python
     # The counted condition and to_sql's query select the same users.
@@ -143,7 +146,9 @@ def test_the_semantics_case_table_agrees() -> None:
     """Every row of the semantics case table, as one query each over the case's profile."""
     cases = [
         json.loads(line)
-        for line in (Path(__file__).parent / "cases" / "semantics.jsonl").read_text().splitlines()
+        for line in (Path(__file__).parents[1] / "cases" / "semantics.jsonl")
+        .read_text()
+        .splitlines()
         if line.strip()
     ]
     con = duckdb.connect()

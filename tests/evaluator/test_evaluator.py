@@ -23,7 +23,7 @@ from audience_dsl.language.ast import Comparison as C
 from audience_dsl.lower import lower
 from audience_dsl.semantics import Semantics, WrongType
 
-CASES = Path(__file__).parent / "cases" / "semantics.jsonl"
+CASES = Path(__file__).parents[1] / "cases" / "semantics.jsonl"
 NOW = datetime(2024, 1, 15, 12, tzinfo=UTC)
 
 

@@ -11,8 +11,7 @@ from audience_dsl.language import ast
 from audience_dsl.language.ast import Comparison as C
 from audience_dsl.language.printer import print_rule
 from audience_dsl.lower import lower
-
-from .printing_strategies import core_exprs, surface_exprs
+from tests.printing_strategies import core_exprs, surface_exprs
 
 
 def canon(text: str, **options: int) -> str:

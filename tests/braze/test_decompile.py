@@ -16,8 +16,7 @@ from audience_dsl.braze.decompile import decompile, printable_core, resugar
 from audience_dsl.braze.validate import validate
 from audience_dsl.errors import AudienceWarning, UnsupportedError, ValidationError
 from audience_dsl.language import ast
-
-from .printing_strategies import core_exprs
+from tests.printing_strategies import core_exprs
 
 
 def attr(name: str, comparison: str, value: Any = None) -> dict[str, Any]:

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 import audience_dsl
 from audience_dsl.braze.codec import MAX_DEPTH
 from audience_dsl.language import ast
-
-from .helpers import load_cases
+from tests.helpers import load_cases
 
 VALID = [c["dsl"] for c in load_cases() if "json" in c and not c.get("params")]
 

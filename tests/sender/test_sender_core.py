@@ -71,7 +71,7 @@ def test_a_429_with_a_believable_reset_waits_through_the_pacer() -> None:
 
 def test_the_client_modules_decide_nothing() -> None:
     # Statuses and retry rules live in attempts.py only: the drivers carry commands out.
-    source = Path(__file__).parents[1] / "audience_dsl" / "sender"
+    source = Path(__file__).parents[2] / "audience_dsl" / "sender"
     for name in ("client.py", "base.py"):
         text = (source / name).read_text(encoding="utf-8")
         for word in ("429", "503", "retry_statuses", "unknown_statuses", "max_rate_limit_wait"):

@@ -14,12 +14,11 @@ from audience_dsl.errors import AudienceSyntaxError
 from audience_dsl.language import ast
 from audience_dsl.language.formatter import format_rule
 from audience_dsl.language.printer import print_rule
-
-from .printing_strategies import surface_exprs
+from tests.printing_strategies import surface_exprs
 
 CANONICAL = [
     line
-    for line in (Path(__file__).parent / "cases" / "canonical.txt")
+    for line in (Path(__file__).parents[1] / "cases" / "canonical.txt")
     .read_text(encoding="utf-8")
     .splitlines()
     if line

@@ -12,7 +12,7 @@ from audience_dsl import ast, parse
 from audience_dsl.lower import DEFAULT, Options, _Refusal, negate
 from audience_dsl.semantics import DOCUMENTED_MISSING, REFUSED
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "negation.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "negation.md"
 
 EXAMPLES = [
     'x = "v"', 'x != "v"', "x = 5", "x = 0", "x != 5", "x > 3", "x >= 3", "x < 3", "x <= 3",

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 import audience_dsl
 from audience_dsl import evaluate, explain
 from audience_dsl.errors import AudienceError, AudienceSyntaxError, AudienceWarning, RuleError
-
-from .helpers import load_cases, same_json
+from tests.helpers import load_cases, same_json
 
 NOW = datetime(2024, 6, 15, 12, 0, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)

@@ -2,7 +2,7 @@
 deadlines, rate-limit waits, Ctrl-C, memory, odd answers (issue: sending you can trust).
 
 Each test runs against a real server: :class:`LocalBraze` or a hostile one from
-tests/sender_servers.py.
+tests/sender/servers.py.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from audience_dsl.sender.errors import Scrubber
 from audience_dsl.sender.journal import Journal
 from audience_dsl.testing import LocalBraze, local_braze
 from audience_dsl.version import __version__
-from tests.sender_scenarios import FAST, Runner, users
-from tests.sender_servers import Scripted, answer, endless, trickle
+from tests.sender.scenarios import FAST, Runner, users
+from tests.sender.servers import Scripted, answer, endless, trickle
 
 __all__ = ["local_braze"]
 

@@ -18,8 +18,7 @@ import audience_dsl
 from audience_dsl import Schema
 from audience_dsl.language.ast import DataType as T
 from audience_dsl.vocabulary import ALLOWED
-
-from .helpers import assert_rejects, load_cases
+from tests.helpers import assert_rejects, load_cases
 
 CELLS = list(load_cases("schema_cells.jsonl"))
 

@@ -1,6 +1,6 @@
 """Scenarios that the thread client and the asyncio client must both pass.
 
-tests/test_sender.py and tests/test_sender_async.py import every ``test_*`` here and
+tests/sender/test_sender.py and tests/sender/test_sender_async.py import every ``test_*`` here and
 set the ``mode`` fixture. A :class:`Runner` hides the difference: it makes a client for
 each call (an asyncio client inside ``asyncio.run``) and returns the :class:`SendResult`.
 """
