@@ -38,7 +38,7 @@ from audience_dsl.language.ast import Comparison as C
 from audience_dsl.language.ast import DataType as T
 from audience_dsl.semantics import REFUSED
 from audience_dsl.strategies.boundaries import matching, not_matching, profiles
-from audience_dsl.strategies.values import DEFAULT_NOW, WORDS
+from audience_dsl.strategies.values import DEFAULT_NOW, WORDS, shown_as_called
 from audience_dsl.vocabulary import ALLOWED
 
 __all__ = [
@@ -88,6 +88,7 @@ def _check_size(name: str, value: int, low: int) -> None:
         raise InvalidArgument(f"{name}={value!r} must be a whole number of at least {low}")
 
 
+@shown_as_called
 def schemas(*, min_size: int = 1, max_size: int = 8) -> st.SearchStrategy[Schema]:
     """Schemas of ``min_size`` to ``max_size`` attributes with plain names."""
     _check_size("min_size", min_size, 1)
@@ -125,6 +126,7 @@ def _value(kind: T, comparison: C, words: st.SearchStrategy[str] = WORDS) -> st.
     return words.filter(bool) if comparison in (C.EQUALS, C.NOT_EQUAL) else words
 
 
+@shown_as_called
 def values(
     data_type: T | str, *, comparison: C | str | None = None, escapes: bool = False
 ) -> st.SearchStrategy[Any]:
@@ -272,6 +274,7 @@ def _maybe_not(node: ast.Expr, negate: bool) -> ast.Expr:
     return ast.Not(operand=node) if negate and _negatable(node) else node
 
 
+@shown_as_called
 def rules(
     *,
     schema: Schema | Mapping[str, object] | None = None,
@@ -378,6 +381,7 @@ def _rule_with_profiles(
     return rule, users
 
 
+@shown_as_called
 def rules_with_profiles(
     *,
     schema: Schema | Mapping[str, object],
@@ -396,6 +400,7 @@ def rules_with_profiles(
     return _rule_with_profiles(rules(schema=types, **kwargs), types, now, size)
 
 
+@shown_as_called
 def rule_texts(**kwargs: Any) -> st.SearchStrategy[str]:
     """Rule text: :func:`rules` printed in canonical form. Takes the same arguments."""
     from audience_dsl.language.printer import print_rule
@@ -410,6 +415,7 @@ def _compile_quietly(node: ast.Node) -> dict[str, Any]:
     return cast("dict[str, Any]", to_audience(node, warnings=[]))
 
 
+@shown_as_called
 def audiences(**kwargs: Any) -> st.SearchStrategy[dict[str, Any]]:
     """Valid Connected Audience objects: :func:`rules` compiled. Same arguments."""
     return rules(**kwargs).map(_compile_quietly)
@@ -480,6 +486,7 @@ def _near_miss(draw: st.DrawFn, texts: st.SearchStrategy[str], kinds: tuple[str,
     return wrong
 
 
+@shown_as_called
 def invalid_rule_texts(
     *, mistakes: Iterable[str] = MISTAKES, **kwargs: Any
 ) -> st.SearchStrategy[str]:
@@ -539,6 +546,7 @@ def _bodies(draw: st.DrawFn, schema: Schema | None, max_recipients: int) -> dict
     return body
 
 
+@shown_as_called
 def trigger_send_bodies(
     *, schema: Schema | Mapping[str, object] | None = None, max_recipients: int = 5
 ) -> st.SearchStrategy[dict[str, Any]]:

@@ -26,7 +26,7 @@ from audience_dsl.strategies.edges import (
     core_values,
     profile_pool,
 )
-from audience_dsl.strategies.values import DEFAULT_NOW, iso, stored
+from audience_dsl.strategies.values import DEFAULT_NOW, iso, shown_as_called, stored
 
 __all__ = ["matching", "not_matching", "profiles"]
 
@@ -340,6 +340,7 @@ def _odd(kind: T | None, wrong_types: bool) -> list[Any]:
     return out + list(_WRONG_TYPED[kind or T.STRING]) if wrong_types else out
 
 
+@shown_as_called
 def profiles(
     schema: Schema | Mapping[str, object] | None,
     *,
@@ -461,6 +462,7 @@ def _deciding_strategy(
     return _deciding(plan, plan.pools(moment, True), moment, want)
 
 
+@shown_as_called
 def matching(
     rule: ast.Node | str | Mapping[str, Any],
     *,
@@ -486,6 +488,7 @@ def matching(
     return _deciding_strategy(rule, schema, now, True)
 
 
+@shown_as_called
 def not_matching(
     rule: ast.Node | str | Mapping[str, Any],
     *,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from hypothesis import strategies as st
 
 from audience_dsl.evaluator.program import DEFAULT_NOW
 from audience_dsl.language.ast import DataType as T
 
-__all__ = ["DEFAULT_NOW", "PRINTABLE", "WORDS", "iso", "stored"]
+__all__ = ["DEFAULT_NOW", "PRINTABLE", "WORDS", "iso", "shown_as_called", "stored"]
 
 #: Characters that print as themselves in a rule: no escapes, no Liquid braces.
 PRINTABLE = st.characters(
@@ -23,6 +25,31 @@ WORDS: st.SearchStrategy[str] = st.text(
     | PRINTABLE,
     max_size=8,
 )
+
+
+P = ParamSpec("P")
+Drawn = TypeVar("Drawn")
+
+
+def shown_as_called(
+    function: Callable[P, st.SearchStrategy[Drawn]],
+) -> Callable[P, st.SearchStrategy[Drawn]]:
+    """A public strategy that shows as the call that made it (``rules(schema=...)``), as
+    Hypothesis's own strategies do, in failure reports and reprs. Its arguments are
+    still checked at the call."""
+
+    @functools.wraps(function)
+    def call(*args: P.args, **kwargs: P.kwargs) -> st.SearchStrategy[Drawn]:
+        inner = function(*args, **kwargs)
+
+        def draw_inner(draw: st.DrawFn, *_args: object, **_kwargs: object) -> Drawn:
+            return draw(inner)
+
+        draw_inner.__name__ = draw_inner.__qualname__ = function.__name__
+        shown: Callable[..., st.SearchStrategy[Drawn]] = st.composite(draw_inner)
+        return shown(*args, **kwargs)
+
+    return call
 
 
 def iso(moment: datetime) -> str:

@@ -327,3 +327,12 @@ def test_values_per_type(data_type: str, check: Any) -> None:
 def test_values_refuse_a_comparison_the_type_lacks() -> None:
     with pytest.raises(InvalidArgument):
         strategies.values("Boolean", comparison="greater_than").example()
+
+
+def test_strategies_show_as_the_call_that_made_them() -> None:
+    schema = Schema({"age": "Numeric"})
+    assert repr(strategies.rules(schema=schema, max_leaves=3)) == (
+        "rules(max_leaves=3, schema=Schema({'age': 'Numeric'}))"
+    )
+    assert repr(strategies.matching("age > 1")) == "matching('age > 1')"
+    assert repr(strategies.schemas(max_size=3)) == "schemas(max_size=3)"
