@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-import warnings
+import warnings as _warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +44,7 @@ def check_body(
     lenient_broadcast: bool = False,
     schema_types: Mapping[str, Any] | None = None,
     audience_checked: bool = False,
+    warnings: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Check a request body against rules 2 to 24 (and the audience against 25 to 39).
 
@@ -52,6 +53,8 @@ def check_body(
     :class:`~audience_dsl.errors.AudienceWarning` (rules 13, 14, 17, 20 to 24).
     ``lenient_broadcast`` accepts an audience-only body without ``broadcast: true``
     (§12 Q1). ``audience_checked`` skips the audience (already validated by the caller).
+    Given a list as ``warnings``, the warnings are appended to it as (JSON path, message)
+    pairs and none is issued: the thread-safe way to collect them per call.
 
     >>> check_body({"campaign_id": "c1", "broadcast": "true"})
     Traceback (most recent call last):
@@ -89,8 +92,11 @@ def check_body(
                     )
                 )
     problems.extend(_serial_problems(plain))
-    for path, message in found:
-        warnings.warn(f"{path}: {message}", AudienceWarning, stacklevel=2)
+    if warnings is not None:
+        warnings.extend(found)
+    else:
+        for path, message in found:
+            _warnings.warn(f"{path}: {message}", AudienceWarning, stacklevel=2)
     if problems or model is None:
         raise InvalidRequestError(_ordered(problems, plain))
     return plain
@@ -121,19 +127,15 @@ def _audience_problems(
     schema_types: Mapping[str, Any] | None,
     found: list[tuple[str, str]],
 ) -> list[tuple[str, str]]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            braze.validate(audience, schema_types=schema_types)
-        except ValidationError as exc:
-            return [
-                (_under_audience(path), f"rule 12: {message}") for path, message in exc.problems
-            ]
-        finally:
-            for warning in caught:
-                text = str(warning.message)
-                path, _, rest = text.partition(": ")
-                found.append((_under_audience(path), rest or text))
+    caught: list[tuple[str, str]] = []
+    try:
+        braze.validate(audience, schema_types=schema_types, warnings=caught)
+    except ValidationError as exc:
+        return [
+            (_under_audience(path), f"rule 12: {message}") for path, message in exc.problems
+        ]
+    finally:
+        found.extend((_under_audience(path), message) for path, message in caught)
     return []
 
 

@@ -151,24 +151,21 @@ def make_plan(
         top["attachments"] = [dict(a) if isinstance(a, Mapping) else a for a in attachments]
 
     problems: list[tuple[str, str]] = []
-    found: list[warnings.WarningMessage] = []
+    found: list[tuple[str, str]] = []
     bodies: list[tuple[dict[str, Any], tuple[str, ...]]] = []
 
     def check(body: dict[str, Any], offset: int) -> dict[str, Any] | None:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                return check_body(body, lenient_broadcast=lenient_broadcast,
-                                  audience_checked=True)
-            except InvalidRequestError as exc:
-                problems.extend((_shift(p, offset), m) for p, m in exc.problems)
-                return None
-            finally:
-                for w in caught:
-                    text = str(w.message)
-                    path, _, rest = text.partition(": ")
-                    w.message = AudienceWarning(f"{_shift(path, offset)}: {rest}")
-                    found.append(w)
+        # The body's warnings are collected for this call only (no process-wide filter:
+        # other threads may be sending at the same time).
+        caught: list[tuple[str, str]] = []
+        try:
+            return check_body(body, lenient_broadcast=lenient_broadcast,
+                              audience_checked=True, warnings=caught)
+        except InvalidRequestError as exc:
+            problems.extend((_shift(p, offset), m) for p, m in exc.problems)
+            return None
+        finally:
+            found.extend((_shift(path, offset), message) for path, message in caught)
 
     plain: list[Any] | None = None
     if recipients is None:
@@ -199,8 +196,8 @@ def make_plan(
                 bodies.append((checked, tuple(keys[offset:offset + size])))
     if problems:
         raise InvalidRequestError(problems)
-    for w in found:  # shown at the caller of trigger_send
-        warnings.warn(w.message, w.category, stacklevel=5)
+    for path, message in found:  # shown at the caller of trigger_send
+        warnings.warn(f"{path}: {message}", AudienceWarning, stacklevel=5)
 
     checked_top = dict(bodies[0][0]) if bodies else dict(top)
     checked_top.pop("recipients", None)

@@ -33,7 +33,6 @@ import random
 import threading
 import time
 import uuid
-import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -371,9 +370,8 @@ class LocalBraze:
         if self.attribute_types is None or audience is None:
             return []
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _braze.validate(audience, schema_types=self.attribute_types)
+            # Warnings are the sender's business; collected here and dropped, per call.
+            _braze.validate(audience, schema_types=self.attribute_types, warnings=[])
         except ValidationError as exc:
             return [f"{dispatch_id}: Error sending to invalid audience: {path}: {message}"
                     for path, message in exc.problems]

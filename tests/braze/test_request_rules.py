@@ -281,3 +281,17 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(InvalidRequestError) as caught:
         check_body(payload)
     assert caught.value.rules == (5, 8, 17, 9)
+
+
+def test_body_warnings_collected_per_call_issue_nothing() -> None:
+    import warnings
+
+    body = {"campaign_id": "c1", "recipients": [
+        {"external_user_id": "u1", "attributes": {"tags": [str(i) for i in range(30)]}}]}
+    found: list[tuple[str, str]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # anything issued through the module would raise
+        check_body(body, warnings=found)
+    assert found and all(path.startswith("$.recipients[0]") for path, _ in found)
+    with pytest.warns(AudienceWarning):  # without a list, scripts still see them
+        check_body(body)
