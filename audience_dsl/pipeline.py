@@ -28,19 +28,28 @@ from audience_dsl.source import Source
 __all__ = ["compile", "format", "parse", "to_audience"]
 
 def parse(
-    text: str | bytes, *, params: Mapping[str, Any] | None = None, source_name: str = "<rule>"
+    text: str | bytes,
+    *,
+    params: Mapping[str, Any] | None = None,
+    source_name: str = "<rule>",
+    warnings: list[Diagnostic] | None = None,
 ) -> Rule:
     """Rule text to its AST, with ``params`` bound when given.
 
     Without ``params``, parameters stay in the tree as :class:`~audience_dsl.ast.Param`
     nodes, to be bound later; with ``params``, every parameter must be given a value and
-    every value used.
+    every value used. ``warnings`` is as for :func:`compile`.
     """
-    source = _source(text, source_name)
-    expr = parse_expr(source)
-    if params is not None:
-        expr = bind(expr, params, source)
-    return Rule(expr=expr, span=expr.span, source=source)
+    found: list[Diagnostic] = []
+    source: Source | None = None
+    try:
+        source = _source(text, source_name)
+        expr = parse_expr(source, warnings=found)
+        if params is not None:
+            expr = bind(expr, params, source)
+        return Rule(expr=expr, span=expr.span, source=source)
+    finally:
+        _hand_over(found, source, warnings)
 
 
 #: What the public functions take as a schema: a :class:`Schema`, a mapping of attribute

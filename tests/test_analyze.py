@@ -373,3 +373,18 @@ def test_an_unused_sub_rule_is_a_warning_of_the_call() -> None:
     assert [(d.code, d.column) for d in report.diagnostics] == [("unused-definition", 5)]
     with pytest.warns(AudienceWarning, match="never used"):
         compile("let v = a exists; b")
+
+
+def test_parse_collects_its_warnings_per_call_too() -> None:
+    import warnings
+
+    found: list[audience_dsl.Diagnostic] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing may go through the warnings module
+        audience_dsl.parse("let a = x = 1; y = 2", warnings=found)
+    assert [d.code for d in found] == ["unused-definition"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        audience_dsl.parse("let a = x = 1; y = 2")
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
