@@ -16,6 +16,7 @@ from audience_dsl.cli.output import (
     Problem,
     Reporter,
     dump_json,
+    from_diagnostic,
     from_rule_error,
     from_warning,
     words,
@@ -181,8 +182,12 @@ def run_check(args: argparse.Namespace) -> int:
         one = common.one_rule(args)
         assert one is not None
         rules = [one]
+    from audience_dsl.analysis import analyze  # every stage's problems at once
+
     for rule in rules:
-        guarded(reporter, rule, _compile(args, rule, schema, values))
+        report = analyze(rule.text, schema=schema, params=values, strict=args.strict,
+                         list_comparisons=args.list_comparisons, source_name=rule.name)
+        reporter.report(from_diagnostic(d, rule.name, report.source) for d in report.diagnostics)
     reporter.finish()
     return EXIT_INPUT if reporter.errors else EXIT_OK
 
