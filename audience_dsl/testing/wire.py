@@ -15,7 +15,7 @@ import json
 import socket
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -141,15 +141,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.partition("?")[0] != ATTRIBUTES_PATH:
             self._other()
             return
-        try:
-            self._get_attributes()
-        except (ConnectionError, TimeoutError, _Malformed):
-            self.close_connection = True
-        except Exception as exc:  # a bug: answer as a server would, and keep serving
-            self.braze._note_error(exc)
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self._answer(500, {"message": "Internal Server Error"})
+        self._serve(self._get_attributes, (ConnectionError, TimeoutError, _Malformed))
 
     def _get_attributes(self) -> None:
         """``GET /custom_attributes``: 50 attributes a page, the next page in ``Link``."""
@@ -203,13 +195,23 @@ class Handler(BaseHTTPRequestHandler):
                 remaining -= len(chunk)
 
     def do_POST(self) -> None:
-        try:
+        def post() -> None:
             self._post()
             if self._unread:
                 self._drain()
-        except (ConnectionError, TimeoutError):
+
+        self._serve(post, (ConnectionError, TimeoutError))
+
+    def _serve(
+        self, work: Callable[[], None], dropped: tuple[type[BaseException], ...]
+    ) -> None:
+        """Run one request's ``work``: a connection lost (``dropped``) is closed; a bug is
+        answered as a server would (500) and the endpoint keeps serving."""
+        try:
+            work()
+        except dropped:
             self.close_connection = True
-        except Exception as exc:  # a bug: answer as a server would, and keep serving
+        except Exception as exc:
             self.braze._note_error(exc)
             self.close_connection = True
             with contextlib.suppress(OSError):
