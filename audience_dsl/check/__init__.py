@@ -13,8 +13,6 @@ raising once, sorted by position. Each step is a module of its own:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 from audience_dsl.check.params import bind, params_of
 from audience_dsl.check.regexes import check_regexes
@@ -62,8 +60,3 @@ def check(
     if problems:
         raise AudienceTypeError(problems, source or Source(""))
     return expr
-
-
-def coerce_schema(schema: Schema | Mapping[str, Any] | str | None) -> Schema | None:
-    """A :class:`Schema` from what the public functions accept, or None."""
-    return Schema.coerce(schema) if schema is not None else None

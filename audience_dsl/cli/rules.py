@@ -130,13 +130,6 @@ def guarded(reporter: Reporter, rule: RuleInput, work: Callable[[], T]) -> T | N
     return value
 
 
-def _compile(args: argparse.Namespace, rule: RuleInput, schema: Schema | None,
-             values: dict[str, Any] | None) -> Callable[[], dict[str, Any]]:
-    return lambda: cast("dict[str, Any]", compile_rule(
-        rule.text, params=values, schema=schema, strict=args.strict,
-        list_comparisons=args.list_comparisons, source_name=rule.name))
-
-
 # ---- compile and check ----------------------------------------------------------------------
 
 
@@ -150,7 +143,9 @@ def run_compile(args: argparse.Namespace) -> int:
     reporter = Reporter(args.format, sys.stdout, sys.stderr)
     if args.format == "json":
         reporter = Reporter("json", sys.stderr, sys.stderr)
-    audience = guarded(reporter, rule, _compile(args, rule, schema, values))
+    audience = guarded(reporter, rule, lambda: cast("dict[str, Any]", compile_rule(
+        rule.text, params=values, schema=schema, strict=args.strict,
+        list_comparisons=args.list_comparisons, source_name=rule.name)))
     if audience is None:
         if args.format == "json":
             dump_json([p.to_dict() for p in reporter.problems], sys.stdout)
