@@ -13,7 +13,6 @@ raising once, sorted by position. Each step is a module of its own:
 
 from __future__ import annotations
 
-
 from audience_dsl.check.params import bind, params_of
 from audience_dsl.check.regexes import check_regexes
 from audience_dsl.check.schema import Schema, check_schema
