@@ -38,6 +38,17 @@ if TYPE_CHECKING:
 __all__ = ["Leaf", "Writer"]
 
 
+def _unlike_other_json(text: str) -> bool:
+    """``text`` can be no JSON value's text but a string's: not a number (nor DuckDB's
+    spelling of an infinite one), ``true``, ``false``, an object or an array."""
+    lowered = text.lower()
+    return (
+        text not in ("true", "false", "null")
+        and text[:1] not in tuple("-+.0123456789{[")
+        and not lowered.startswith(("inf", "nan"))
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Leaf:
     node: ast.Node
@@ -64,6 +75,9 @@ class Writer:
         #: (see :func:`pointer`); ``attributes`` lists the names in column order.
         self.precomputed = precomputed
         self.attributes: list[str] = []
+        #: DuckDB preview: columns computed once per user from the ones above (an
+        #: attribute's instant, the latest app use), in the order they were first needed.
+        self.derived: dict[str, exp.Expression] = {}
 
     def lit(self, value: object) -> exp.Expression:
         e = self.e
@@ -207,6 +221,12 @@ class Writer:
             e.In(this=self.text(element), expressions=[self.lit(w) for w in wanted]),
         )
         d = self.dialect
+        if d == "duckdb" and all(_unlike_other_json(w) for w in wanted):
+            # The elements' texts from one reading of the array. A number, boolean, object
+            # or array element's text is never one of the wanted strings (a JSON null's is
+            # NULL), so a text in the list is a string element.
+            texts = self.fn("JSON_EXTRACT_STRING", value.copy(), self.lit("$[*]"))
+            return self.fn("LIST_HAS_ANY", texts, e.Array(expressions=[self.lit(w) for w in wanted]))
         if d == "duckdb":
             elements = self.cast(value.copy(), "JSON[]")
             kept = self.fn("LIST_FILTER", elements, e.Lambda(this=test, expressions=[item]))
@@ -436,36 +456,44 @@ class Writer:
             elements = apps if d == "snowflake" else self.cast(apps, "ARRAY<VARIANT>")
             times = self.fn("TRANSFORM", elements, e.Lambda(this=used, expressions=[item]))
             return self.fn("ARRAY_MAX", times)
-        # Every object element's `last_used` (a wildcard path skips other elements); of
-        # those, the strings; of those, the instants.
-        found = self.fn("JSON_EXTRACT", apps, self.lit("$[*].last_used"))
-        item = e.to_identifier("used")
-        used = e.column("used")
-        strings = self.fn("LIST_FILTER", found, e.Lambda(
-            this=e.EQ(this=self.fn("JSON_TYPE", used.copy()), expression=self.lit("VARCHAR")),
-            expressions=[item.copy()],
-        ))  # fmt: skip
-        texts = self.fn("LIST_TRANSFORM", strings, e.Lambda(
-            this=self.fn("JSON_EXTRACT_STRING", used.copy(), self.lit("$")),
-            expressions=[item.copy()],
-        ))  # fmt: skip
+        if self.precomputed:
+            return self.derive("latest_app", self.duckdb_latest_app)
+        return self.duckdb_latest_app()
 
-        def latest(values: exp.Expression) -> exp.Expression:
-            def each(body: exp.Expression) -> exp.Expression:
-                function = e.Lambda(this=body, expressions=[e.to_identifier("text")])
-                return self.fn("LIST_TRANSFORM", values.copy(), function)
+    def duckdb_latest_app(self) -> exp.Expression:
+        """DuckDB: the latest instant among the ``last_used`` strings of ``apps``."""
+        e = self.e
+        apps = self.col("apps")
+        # Every object element's `last_used` (a wildcard path skips other elements), as
+        # text and as JSON type, each list from one reading of `apps`.
+        path = self.lit("$[*].last_used")
+        texts = self.fn("JSON_EXTRACT_STRING", apps.copy(), path.copy())
+        types = self.fn("JSON_TYPE", apps.copy(), path)
+        # The usual case: every time present has the export's form, checked by one regex
+        # over them all (joined by commas, which the form never holds; a JSON null is left
+        # out by the join, as Python skips it, and no other JSON value's text has the
+        # form), and read by one cast of the list.
+        body = ISO_COMMON[1:-1]
+        all_usual = f"^(?:{body})(?:,(?:{body}))*$"
+        usual = self.full_match(self.fn("ARRAY_TO_STRING", texts.copy(), self.lit(",")), all_usual)
+        quick = self.fn("LIST_MAX", self.cast(texts.copy(), "TIMESTAMP[]", safe=True))
+        # Otherwise the strings among them (by position in the type list), each read in full.
+        text, index = e.to_identifier("text"), e.to_identifier("i")
+        is_string = e.EQ(this=self.fn("LIST_EXTRACT", types, e.column("i")),
+                         expression=self.lit("VARCHAR"))  # fmt: skip
+        strings = self.fn("LIST_FILTER", texts.copy(),
+                          e.Lambda(this=is_string, expressions=[text.copy(), index]))  # fmt: skip
+        read = e.Lambda(this=self.timestamp(e.column("text")), expressions=[text.copy()])
+        full = self.fn("LIST_MAX", self.fn("LIST_TRANSFORM", strings, read))
+        # (Of anything but an array, the wildcard path finds nothing: no instant.)
+        return self.case([(usual, quick)], full)
 
-            text = e.column("text")
-            # When every time has the usual form (a row-level test, so the general reading
-            # runs only for rows that need it), DuckDB's cast reads them all.
-            usual = self.fn("LIST_BOOL_AND", each(self.full_match(text, ISO_COMMON)))
-            quick = self.fn("LIST_MAX", each(self.cast(text.copy(), "TIMESTAMP", safe=True)))
-            full = self.fn("LIST_MAX", each(self.timestamp(text.copy())))
-            return self.case([(usual, quick)], full)
-
-        times = self.bind(texts, "texts", latest)
-        is_list = e.EQ(this=self.fn("JSON_TYPE", apps.copy()), expression=self.lit("ARRAY"))
-        return self.case([(is_list, times)], e.null())
+    def derive(self, name: str, build: Callable[[], exp.Expression]) -> exp.Expression:
+        """DuckDB preview: ``build()`` as a column ``name``, computed once per user before
+        the conditions (however many conditions read it)."""
+        if name not in self.derived:
+            self.derived[name] = build()
+        return self.col(name)
 
     def app_used(self, app: exp.Expression) -> exp.Expression:
         e, d = self.e, self.dialect
@@ -516,7 +544,7 @@ class Writer:
         """``body`` over ``value`` computed once: in DuckDB a one-element list and a lambda
         (so a custom attribute's JSON is parsed once per leaf, not once per use)."""
         e = self.e
-        if self.dialect != "duckdb":
+        if self.dialect != "duckdb" or isinstance(value, e.Column):
             return body(value)
         inner = body(e.column(name))
         mapped = self.fn("LIST_TRANSFORM", e.Array(expressions=[value]),
@@ -549,8 +577,11 @@ class Writer:
         wrong = missing if sem.wrong_type is WrongType.AS_MISSING else False
         kind = kind_of(comparison, value)
         if kind is Kind.TIME:
+            instant = self.timestamp(self.text(v))
+            if self.precomputed and isinstance(v, e.Column):
+                instant = self.derive(f"{v.name}_time", lambda: instant)
             test = self.bind(
-                self.timestamp(self.text(v)), "instant",
+                instant, "instant",
                 lambda t: e.Coalesce(this=self.window(comparison, value, t),
                                      expressions=[self.lit(wrong)]),
             )  # fmt: skip

@@ -102,6 +102,19 @@ def _normalized(connection: Any, relation: str, attributes: Sequence[str]) -> st
     )
 
 
+#: The JSON type a value's first character decides (the value is valid JSON text).
+_FIRST = {'"': "VARCHAR", "[": "ARRAY", "{": "OBJECT", "t": "BOOLEAN", "f": "BOOLEAN",
+          "n": "NULL"}  # fmt: skip
+
+
+def _json_type(column: str) -> str:
+    """``json_type(column)``, read from the first character when it decides the type (a
+    number's type, or text that does not start with its value, takes the parser): for a
+    whole profile's object, a parse saved."""
+    cases = " ".join(f"WHEN {_literal_sql(c)} THEN '{t}'" for c, t in _FIRST.items())
+    return f"CASE left({column}, 1) {cases} ELSE json_type({column}) END"
+
+
 def _layout(normalized: str, attributes: Sequence[str]) -> str:
     """The documented table layout over the normalized JSON columns, with each custom
     attribute's JSON value, type and text (``attr_N``, ``attr_N_type``, ``attr_N_text``)."""
@@ -160,7 +173,13 @@ def _connection_for(users: object) -> tuple[Any, bool]:
     duckdb = require_duckdb()
     if isinstance(users, duckdb.DuckDBPyConnection):
         return users, False
-    return duckdb.connect(), True
+    return _quiet(duckdb.connect()), True
+
+
+def _quiet(connection: Any) -> Any:
+    """A connection of ours draws no progress bar on the terminal of a library call."""
+    connection.execute("SET enable_progress_bar = false")
+    return connection
 
 
 def preview_duckdb(
@@ -238,7 +257,11 @@ def _run(
     from sqlglot import exp as e
 
     attributes = compiled.attributes
-    layout = f"({_layout(_normalized(connection, source, attributes), attributes)}) AS users"
+    layout = _layout(_normalized(connection, source, attributes), attributes)
+    if compiled.derived:
+        extra = ", ".join(f"{render(value, 'duckdb')} AS {name}" for name, value in compiled.derived)
+        layout = f"SELECT *, {extra} FROM ({layout})"
+    layout = f"({layout}) AS users"
     has = {type(leaf.node) for leaf in compiled.leaves}
     channels = {
         leaf.node.channel.value
@@ -248,7 +271,7 @@ def _run(
     checks = [
         ("a profile is a JSON object", "profile_type <> 'OBJECT'"),
         ("custom_attributes must be an object",
-         "coalesce(json_type(custom_attributes), 'NULL') NOT IN ('NULL', 'OBJECT')"),
+         f"coalesce({_json_type('custom_attributes')}, 'NULL') NOT IN ('NULL', 'OBJECT')"),
     ]  # fmt: skip
     for channel in sorted(channels):
         column = f"{channel}_subscribe_json"
@@ -259,7 +282,7 @@ def _run(
         ))  # fmt: skip
     if ast.LastUsedApp in has:
         checks.append(("apps must be a list of apps",
-                       "coalesce(json_type(apps), 'NULL') NOT IN ('NULL', 'ARRAY')"))  # fmt: skip
+                       f"coalesce({_json_type('apps')}, 'NULL') NOT IN ('NULL', 'ARRAY')"))  # fmt: skip
     # Each condition is computed once per user, as a column; the rule joins the columns.
     columns = [f"{render(leaf.condition, 'duckdb')} AS leaf_{i}"
                for i, leaf in enumerate(compiled.leaves)]  # fmt: skip
@@ -362,7 +385,7 @@ def _line_numbers(path: str, ordinals: set[int]) -> dict[int, int]:
 def parquet_rows(path: str, batch: int = 4096) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """Profiles of a Parquet export, streamed through DuckDB, for the Python engine."""
     duckdb = require_duckdb()
-    connection = duckdb.connect()
+    connection = _quiet(duckdb.connect())
     try:
         normalized = _normalized(connection, f"read_parquet({_literal_sql(path)})", ())
         cursor = connection.execute(

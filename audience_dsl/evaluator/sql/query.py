@@ -62,6 +62,9 @@ class Compiled:
     code: tuple[tuple[int, int], ...]
     #: With ``precomputed``: the custom attributes read, in ``attr_N`` column order.
     attributes: tuple[str, ...] = ()
+    #: With ``precomputed``: columns computed once per user from the table layout's
+    #: (name, expression), which the conditions read.
+    derived: tuple[tuple[str, exp.Expression], ...] = ()
 
 
 def compile_rule(
@@ -81,7 +84,9 @@ def compile_rule(
     )
     code = tuple((instruction.op, instruction.arg) for instruction in program.code)
     where = join(code, [leaf.condition for leaf in leaves])
-    return Compiled(leaves, where, code, tuple(writer.attributes))
+    return Compiled(
+        leaves, where, code, tuple(writer.attributes), tuple(writer.derived.items())
+    )
 
 
 def join(code: Sequence[tuple[int, int]], leaves: Sequence[exp.Expression]) -> exp.Expression:

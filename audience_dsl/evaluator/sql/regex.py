@@ -22,8 +22,10 @@ The result is therefore exact by construction for the engines it is executed on.
 
 from __future__ import annotations
 
+import array
 import functools
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,10 +47,20 @@ _ALL: str | None = None
 def _everything() -> str:
     global _ALL
     if _ALL is None:
-        _ALL = "".join(
-            chr(i) for i in range(_UNICODE_MAX + 1) if not _SURROGATES[0] <= i <= _SURROGATES[1]
-        )
+        # Built as UTF-32 in C: a Python loop over 1.1 million code points costs a third
+        # of a second, paid by every first regex.
+        codes = array.array("I", range(_SURROGATES[0]))
+        codes.extend(range(_SURROGATES[1] + 1, _UNICODE_MAX + 1))
+        if codes.itemsize == 4:
+            _ALL = codes.tobytes().decode(f"utf-32-{sys.byteorder[0]}e")
+        else:  # pragma: no cover - a platform whose C int is not 32 bits
+            _ALL = "".join(map(chr, codes))
     return _ALL
+
+
+def _code_point(index: int) -> int:
+    """The code point at ``index`` of :func:`_everything` (which skips the surrogates)."""
+    return index if index < _SURROGATES[0] else index + _SURROGATES[1] - _SURROGATES[0] + 1
 
 
 _CATEGORIES = {
@@ -94,17 +106,16 @@ def _class_source(op: Any, av: Any) -> str:
 @functools.lru_cache(maxsize=4096)
 def _code_points(source: str, flags: int) -> tuple[tuple[int, int], ...]:
     """The ranges of code points that ``source`` (one character) matches under ``flags``."""
-    pattern = re.compile(source, flags)
+    # Runs of consecutive matching code points, one match each (a run may span the
+    # surrogates, which no text holds).
+    pattern = re.compile(f"(?:{source})+", flags)
     ranges: list[list[int]] = []
     for match in pattern.finditer(_everything()):
-        code = ord(match.group())
-        if ranges and (
-            ranges[-1][1] + 1 == code
-            or (ranges[-1][1] == _SURROGATES[0] - 1 and code == _SURROGATES[1] + 1)
-        ):
-            ranges[-1][1] = code
+        low, high = _code_point(match.start()), _code_point(match.end() - 1)
+        if ranges and ranges[-1][1] + 1 == low:
+            ranges[-1][1] = high
         else:
-            ranges.append([code, code])
+            ranges.append([low, high])
     return tuple((low, high) for low, high in ranges)
 
 
