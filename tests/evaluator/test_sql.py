@@ -188,7 +188,7 @@ _ISOISH = st.builds(
     st.sampled_from(["", "12", "12:30", "1230", "12:30:45", "123045", "12:30:45.5", "12:30:45,123",
                      "12:30:45.1234567", "24:00", "23:60", "12:3000", "1230:45"]),
     st.sampled_from(["", "Z", "z", "+01", "-05:30", "+0530", " Z", " +01:00", "+24:00", "+23:59",
-                     "+1", "-00:00"]),
+                     "+1", "-00:00", " ", "x", "xZ", "+01:00:30", " +0100 "]),
 )  # fmt: skip
 
 
@@ -222,6 +222,106 @@ def _listed_form(text: str) -> bool:
     from audience_dsl.evaluator.sql.forms import ISO_CHECK, MDY
 
     return bool(re.search(ISO_CHECK, text) or re.search(MDY, text))
+
+
+# The DuckDB engine reads every spelling as the evaluator does: the listed forms in SQL,
+# the rest (week dates, offsets with seconds, space-padded days, non-ASCII digits, ...) by
+# handing them to Python. Rules before/after bounds pin each user's instant.
+
+_TIME_SEMANTICS = Semantics(strict_before_after=True, wrong_type=WrongType.NO_MATCH,
+                            time_matches_missing=False, never_used_app_matches=False)  # fmt: skip
+
+
+def _time_users(texts: list[str]) -> list[dict[str, Any]]:
+    return [{"external_id": f"u{i}", "custom_attributes": {"t": text},
+             "apps": [{"last_used": text}, {"last_used": 5}]}
+            for i, text in enumerate(texts)]  # fmt: skip
+
+
+def _matching(rule: str, users: list[dict[str, Any]], engine: str) -> set[int]:
+    result = preview(rule, users, now=NOW, semantics=_TIME_SEMANTICS, sample=len(users),
+                     engine=engine)  # fmt: skip
+    assert result.matched == len(result.sample)
+    return {int(name[1:]) for name in result.sample}
+
+
+def _bound(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _usable(instant: datetime | None) -> bool:
+    """An instant a rule can name (a bound is a time of years 1 to 3000, in UTC too)."""
+    return instant is not None and 1 < instant.astimezone(UTC).year <= 3000
+
+
+_TIME_TABLE = [
+    json.loads(line)
+    for line in (Path(__file__).parents[1] / "cases" / "times.jsonl").read_text().splitlines()
+    if line.strip()
+]
+
+
+def _utc(case: dict[str, Any]) -> datetime | None:
+    return None if case["utc"] is None else datetime.fromisoformat(case["utc"][:-1] + "+00:00")
+
+
+@pytest.mark.parametrize("case", _TIME_TABLE, ids=[c["why"] for c in _TIME_TABLE])
+def test_the_time_table_is_the_evaluators_reading(case: dict[str, Any]) -> None:
+    assert parse_time(case["text"]) == _utc(case)
+
+
+def test_the_duckdb_engine_reads_every_time_of_the_table() -> None:
+    texts = [case["text"] for case in _TIME_TABLE]
+    instants = [_utc(case) for case in _TIME_TABLE]
+    users = _time_users(texts)
+    bounds = sorted({i for i in instants if i is not None and _usable(i)})
+    bounds += [bounds[0] - timedelta(microseconds=1), bounds[-1] + timedelta(microseconds=1),
+               datetime(2024, 6, 1, 12, 0, 0, 1, tzinfo=UTC)]  # fmt: skip
+    for bound in bounds:
+        before = {i for i, t in enumerate(instants) if t is not None and t < bound}
+        after = {i for i, t in enumerate(instants) if t is not None and t > bound}
+        assert _matching(f"t before {_bound(bound)}", users, "duckdb") == before, bound
+        assert _matching(f"t after {_bound(bound)}", users, "duckdb") == after, bound
+    for bound in bounds[::5]:
+        after = {i for i, t in enumerate(instants) if t is not None and t > bound}
+        assert _matching(f"last_used_app after {_bound(bound)}", users, "duckdb") == after
+
+
+def _digits(n: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet="0123456789", min_size=n, max_size=n)
+
+
+_ODD_TIMES = st.builds(
+    lambda *parts: "".join(parts),
+    st.sampled_from(["2024-06-01", "20240601", "2024-W22", "2024-W22-3", "2024W22", "2024W223",
+                     "2020-W53-7", "2021-W53", "3000-12-31", "0001-01-01", "2024-02-30",
+                     "2024-6-01", "202406-01"]),
+    st.sampled_from(["", "T", "t", " ", "x", "\u00e9", "1", "-", "W", ":"]),
+    st.one_of(st.just(""), _digits(2), _digits(4), _digits(6), _digits(7),
+              st.builds(lambda a, b: f"{a}:{b}", _digits(2), _digits(2)),
+              st.builds(lambda a, b, c, f: f"{a}:{b}:{c}{f}", _digits(2), _digits(2), _digits(2),
+                        st.sampled_from(["", ".5", ",123", ".1234567", ".", ":12"]))),
+    st.sampled_from(["", "", " ", "x"]),
+    st.sampled_from(["", "Z", "z", "+01", "-05:30", "+0530", "+01:00:30", "-02:00:00.25",
+                     "+23:59", "+24:00", "+1", "Z1"]),
+) | st.builds(
+    lambda m, d, y: f"{m}/{d}/{y}",
+    st.sampled_from(["6", "06", "12", "13", "00", " 6"]),
+    st.sampled_from(["1", "01", " 1", "1\u0665", "31", "30", "32"]),
+    st.sampled_from(["2024", "0000", "3001", "24", "\uff12\uff10\uff12\uff14"]),
+)  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(texts=st.lists(_ODD_TIMES, min_size=1, max_size=30, unique=True))
+def test_odd_time_spellings_read_as_the_evaluator_reads_them(texts: list[str]) -> None:
+    users = _time_users(texts)
+    instants = sorted({t for t in map(parse_time, texts) if t is not None and _usable(t)})
+    bounds = [*instants[:2], datetime(2024, 6, 1, tzinfo=UTC)]
+    for bound in bounds:
+        for rule in (f"t before {_bound(bound)}", f"t after {_bound(bound)}",
+                     f"last_used_app before {_bound(bound)}"):  # fmt: skip
+            assert _matching(rule, users, "duckdb") == _matching(rule, users, "python"), rule
 
 
 # ---- regexes --------------------------------------------------------------------------------

@@ -35,7 +35,12 @@ from audience_dsl.semantics import Kind, Semantics, WrongType, kind_of
 if TYPE_CHECKING:
     from sqlglot import exp
 
-__all__ = ["Leaf", "Writer"]
+__all__ = ["UNREAD", "Leaf", "Writer"]
+
+#: What the DuckDB preview reads, on a first pass, for a time text that only Python can
+#: read (a timestamp no time text gives: DuckDB's cast reads "infinity", but no form
+#: accepted before the fallback does).
+UNREAD = "infinity"
 
 
 def _unlike_other_json(text: str) -> bool:
@@ -78,6 +83,9 @@ class Writer:
         #: DuckDB preview: columns computed once per user from the ones above (an
         #: attribute's instant, the latest app use), in the order they were first needed.
         self.derived: dict[str, exp.Expression] = {}
+        #: DuckDB preview: for each derived time column, the texts (a list) that made it
+        #: :data:`UNREAD` in a row where it is.
+        self.unread_texts: dict[str, exp.Expression] = {}
 
     def lit(self, value: object) -> exp.Expression:
         e = self.e
@@ -345,7 +353,35 @@ class Writer:
         if self.dialect == "duckdb":  # the common form, read by DuckDB's own cast
             cast = self.cast(text.copy(), "TIMESTAMP", safe=True)
             whens.insert(0, (self.full_match(text, ISO_COMMON), cast))
-        return self.case(whens, e.null())
+        other = self.other_time(text) if self.precomputed else e.null()
+        return self.case(whens, other)
+
+    def other_time(self, text: exp.Expression) -> exp.Expression:
+        """DuckDB preview: a text in none of the forms above, read by Python.
+
+        Python's ``datetime.fromisoformat`` reads rarer spellings too (week dates, offsets
+        with seconds, fractions of an hour, ...), and which ones depends on the Python
+        version. Every such text starts with an ASCII digit. The engine passes the texts
+        it has read in Python as the parameters ``$other_texts`` and ``$other_micros``
+        (microseconds since 1970 UTC, NULL when Python reads no time); a digit-led text
+        not among them yet is :data:`UNREAD`, and the engine reads those and runs again.
+        """
+        e = self.e
+        known = self.fn(
+            "MAP", self.cast(e.Placeholder(this="other_texts"), "VARCHAR[]"),
+            self.cast(e.Placeholder(this="other_micros"), "BIGINT[]"),
+        )  # fmt: skip
+        found = self.fn("MAKE_TIMESTAMP", self.fn("MAP_EXTRACT_VALUE", known, text.copy()))
+        return self.case(
+            [
+                (self.fn("MAP_CONTAINS", known.copy(), text.copy()), found),
+                (self.full_match(text, "^[0-9]"), self.unread()),
+            ],
+            e.null(),
+        )
+
+    def unread(self) -> exp.Expression:
+        return self.cast(self.lit(UNREAD), "TIMESTAMP")
 
     def iso_instant(self, part: Sequence[exp.Expression]) -> exp.Expression:
         """The UTC instant of an ISO 8601 text already checked, from its eleven parts."""
@@ -484,7 +520,13 @@ class Writer:
         strings = self.fn("LIST_FILTER", texts.copy(),
                           e.Lambda(this=is_string, expressions=[text.copy(), index]))  # fmt: skip
         read = e.Lambda(this=self.timestamp(e.column("text")), expressions=[text.copy()])
-        full = self.fn("LIST_MAX", self.fn("LIST_TRANSFORM", strings, read))
+        full = self.fn("LIST_MAX", self.fn("LIST_TRANSFORM", strings.copy(), read))
+        if self.precomputed:
+            unread = e.Lambda(
+                this=e.EQ(this=self.timestamp(e.column("text")), expression=self.unread()),
+                expressions=[text.copy()],
+            )
+            self.unread_texts["latest_app"] = self.fn("LIST_FILTER", strings, unread)
         # (Of anything but an array, the wildcard path finds nothing: no instant.)
         return self.case([(usual, quick)], full)
 
@@ -579,7 +621,10 @@ class Writer:
         if kind is Kind.TIME:
             instant = self.timestamp(self.text(v))
             if self.precomputed and isinstance(v, e.Column):
-                instant = self.derive(f"{v.name}_time", lambda: instant)
+                name = f"{v.name}_time"
+                strings_only = self.case([(self.type_in(v, "string"), instant)], e.null())
+                instant = self.derive(name, lambda: strings_only)
+                self.unread_texts[name] = e.Array(expressions=[self.text(v)])
             test = self.bind(
                 instant, "instant",
                 lambda t: e.Coalesce(this=self.window(comparison, value, t),

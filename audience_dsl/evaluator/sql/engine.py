@@ -13,13 +13,14 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from audience_dsl.errors import SQLError, ValidationError
-from audience_dsl.evaluator.predicates import show_json
+from audience_dsl.evaluator.predicates import parse_time, show_json
 from audience_dsl.evaluator.preview import LeafCount, Preview
 from audience_dsl.evaluator.program import check_now
+from audience_dsl.evaluator.sql.dialects import UNREAD
 from audience_dsl.evaluator.sql.forms import pointer
 from audience_dsl.evaluator.sql.query import (
     INSTALL_HINT,
@@ -287,6 +288,9 @@ def _run(
     columns = [f"{render(leaf.condition, 'duckdb')} AS leaf_{i}"
                for i, leaf in enumerate(compiled.leaves)]  # fmt: skip
     columns += [f"{condition} AS bad_{j}" for j, (_, condition) in enumerate(checks)]
+    unread_marker = f"CAST({_literal_sql(UNREAD)} AS TIMESTAMP)"
+    columns += [f"{name} = {unread_marker} AS unread_{k}"
+                for k, (name, _) in enumerate(compiled.unread)]  # fmt: skip
     flagged = (
         f"(SELECT external_id_json, braze_id_json, {', '.join(columns)} FROM {layout}) AS flagged"
     )
@@ -295,14 +299,24 @@ def _run(
     counts = ["count(*)", f"count(*) FILTER (WHERE {matches})"]
     counts += [f"count(*) FILTER (WHERE leaf_{i})" for i in range(len(compiled.leaves))]
     counts += [f"count(*) FILTER (WHERE bad_{j})" for j in range(len(checks))]
-    row = connection.execute(f"SELECT {', '.join(counts)} FROM {flagged}").fetchone()
+    counts += [f"count(*) FILTER (WHERE unread_{k})" for k in range(len(compiled.unread))]
+    count_query = f"SELECT {', '.join(counts)} FROM {flagged}"
+    params = {"other_texts": [], "other_micros": []}
+    row = connection.execute(count_query, params).fetchone()
+    if any(row[len(row) - len(compiled.unread) :]):
+        # Times in spellings only Python reads: read them in Python, then count again.
+        params = _read_other_times(connection, layout, compiled, unread_marker)
+        row = connection.execute(count_query, params).fetchone()
+        if any(row[len(row) - len(compiled.unread) :]):  # pragma: no cover - a bug
+            raise SQLError("the DuckDB engine could not read every time; please report it")
+    row = row[: len(row) - len(compiled.unread)]
     total, matched = int(row[0]), int(row[1])
     leaf_counts = [int(x) for x in row[2 : 2 + len(compiled.leaves)]]
     problems = row[2 + len(compiled.leaves) :]
     for (message, condition), bad in zip(checks, problems, strict=True):
         if bad:
             first = connection.execute(
-                f"SELECT external_id_json FROM {layout} WHERE {condition} LIMIT 1"
+                f"SELECT external_id_json FROM {layout} WHERE {condition} LIMIT 1", params
             ).fetchone()
             who = f" (the first is {first[0]})" if first and first[0] is not None else ""
             raise ValidationError([(where, f"{bad} profiles break a rule: {message}{who}")])
@@ -310,7 +324,8 @@ def _run(
     if sample and matched:
         rows = connection.execute(
             f"SELECT external_id_json, braze_id_json FROM {flagged} "
-            f"WHERE {matches} LIMIT {int(sample)}"
+            f"WHERE {matches} LIMIT {int(sample)}",
+            params,
         ).fetchall()
         missing_ids = []
         for index, (external, braze) in enumerate(rows):
@@ -320,7 +335,7 @@ def _run(
                 missing_ids.append(index)
         if missing_ids:
             _fill_positions(connection, layout, compiled, where, picked, missing_ids, sample,
-                            iterable)  # fmt: skip
+                            iterable, params)  # fmt: skip
     return Preview(
         matched,
         total,
@@ -328,6 +343,31 @@ def _run(
         tuple(LeafCount(leaf.text, count, leaf.node.span)
               for leaf, count in zip(compiled.leaves, leaf_counts, strict=True)),
     )  # fmt: skip
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _read_other_times(
+    connection: Any, layout: str, compiled: Compiled, marker: str
+) -> dict[str, list[Any]]:
+    """The time texts DuckDB left to Python, each read by the evaluator's own
+    :func:`parse_time`: the parameters of the second count."""
+    parts = [
+        f"SELECT unnest({render(texts, 'duckdb')}) AS text FROM {layout} WHERE {name} = {marker}"
+        for name, texts in compiled.unread
+    ]
+    empty = {"other_texts": [], "other_micros": []}
+    found = connection.execute(" UNION ".join(parts), empty).fetchall()
+    texts = sorted({text for (text,) in found if text is not None})
+    micros: list[int | None] = []
+    for text in texts:
+        instant = parse_time(text)
+        micros.append(None if instant is None else (instant - _EPOCH) // _MICROSECOND)
+    return {"other_texts": texts, "other_micros": micros}
+
+
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _identity(external: str | None, braze: str | None) -> str | None:
@@ -346,12 +386,13 @@ def _python_str(value: object) -> str:
 
 def _fill_positions(
     connection: Any, layout: str, compiled: Compiled, where: str, picked: list[str],
-    missing: list[int], sample: int, iterable: bool,
+    missing: list[int], sample: int, iterable: bool, params: dict[str, list[Any]],
 ) -> None:  # fmt: skip
     """Users without ids are named by their position, as the Python engine names them."""
     rows = connection.execute(
         f"SELECT n FROM (SELECT row_number() OVER () AS n, * FROM {layout}) "
-        f"WHERE {render(compiled.where, 'duckdb')} ORDER BY n LIMIT {int(sample)}"
+        f"WHERE {render(compiled.where, 'duckdb')} ORDER BY n LIMIT {int(sample)}",
+        params,
     ).fetchall()
     ordinals = [int(r[0]) for r in rows]
     if iterable:

@@ -45,21 +45,22 @@ TYPE_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
 }  # fmt: skip
 TYPE_NAMES["databricks"] = TYPE_NAMES["spark"]
 
-#: The ISO 8601 forms read as times (a subset of Python's ``datetime.fromisoformat``):
+#: The ISO 8601 forms read as times in SQL (a subset of Python's ``datetime.fromisoformat``):
 #: ``YYYY-MM-DD`` or ``YYYYMMDD``, optionally one non-digit separator and a time
 #: ``HH``, ``HH:MM``, ``HH:MM:SS[.f]``, ``HHMM``, ``HHMMSS[.f]``, then optionally an
-#: offset ``Z``, ``±HH``, ``±HH:MM`` or ``±HHMM`` (one space may come before it, after a
-#: time without a fraction).
+#: offset ``Z``, ``±HH``, ``±HH:MM`` or ``±HHMM`` (after a time without a fraction, one
+#: space may come before the offset; never after the time alone).
+_OFFSET = r"(?:Z|[-+][0-9]{2}(?::?[0-9]{2})?)"
 ISO_CHECK = (
     r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8})(?:[^0-9](?:"
-    r"(?:[0-9]{2}(?::[0-9]{2}(?::[0-9]{2})?)?|[0-9]{4}(?:[0-9]{2})?) ?"
-    r"|(?:[0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{6})[.,][0-9]+"
-    r")(?:Z|[-+][0-9]{2}(?::?[0-9]{2})?)?)?$"
+    r"(?:[0-9]{2}(?::[0-9]{2}(?::[0-9]{2})?)?|[0-9]{4}(?:[0-9]{2})?)(?: ?" + _OFFSET + r")?"
+    r"|(?:[0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{6})[.,][0-9]+" + _OFFSET + r"?"
+    r"))?$"
 )
 ISO_PARTS = (
     r"^([0-9]{4})-?([0-9]{2})-?([0-9]{2})"
     r"(?:[^0-9]([0-9]{2}):?([0-9]{2})?:?([0-9]{2})?(?:[.,]([0-9]+))?"
-    r" ?(Z|([-+])([0-9]{2}):?([0-9]{2})?)?)?$"
+    r"(?: ?(Z|([-+])([0-9]{2}):?([0-9]{2})?))?)?$"
 )
 #: The usual export form, whose reading DuckDB's cast to TIMESTAMP agrees with: years
 #: 1-3000, hours 00-23, up to six decimals, UTC.

@@ -65,6 +65,8 @@ class Compiled:
     #: With ``precomputed``: columns computed once per user from the table layout's
     #: (name, expression), which the conditions read.
     derived: tuple[tuple[str, exp.Expression], ...] = ()
+    #: With ``precomputed``: derived time columns, each with its texts only Python reads.
+    unread: tuple[tuple[str, exp.Expression], ...] = ()
 
 
 def compile_rule(
@@ -85,7 +87,8 @@ def compile_rule(
     code = tuple((instruction.op, instruction.arg) for instruction in program.code)
     where = join(code, [leaf.condition for leaf in leaves])
     return Compiled(
-        leaves, where, code, tuple(writer.attributes), tuple(writer.derived.items())
+        leaves, where, code, tuple(writer.attributes), tuple(writer.derived.items()),
+        tuple(writer.unread_texts.items()),
     )
 
 
