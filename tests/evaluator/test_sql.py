@@ -251,7 +251,12 @@ def _bound(instant: datetime) -> str:
 
 def _usable(instant: datetime | None) -> bool:
     """An instant a rule can name (a bound is a time of years 1 to 3000, in UTC too)."""
-    return instant is not None and 1 < instant.astimezone(UTC).year <= 3000
+    if instant is None:
+        return False
+    try:
+        return 1 < instant.astimezone(UTC).year <= 3000
+    except OverflowError:  # before year 1 in UTC
+        return False
 
 
 _TIME_TABLE = [
@@ -369,6 +374,22 @@ def test_casefold_in_sql_is_pythons_casefold() -> None:
                         [chars]).fetchall()  # fmt: skip
     wrong = [(c, got) for c, got in rows if got != c.casefold()]
     assert not wrong, wrong[:10]
+
+
+@pytest.mark.parametrize("wanted", ["5", "true", "null", '{"a":1}', "[2]", "1.5", "x"])
+def test_array_members_that_only_look_like_the_value_are_not_it(wanted: str) -> None:
+    """A number, boolean, null, object or array member whose text is the value is no match."""
+    arrays = [[5], [True], [None], [{"a": 1}], [[2]], [1.5], [5, "5"], ["x"], ["true", 1],
+              ["null"], ['{"a":1}'], ["[2]"], ["1.5"], []]  # fmt: skip
+    users = [{"external_id": f"u{i}", "custom_attributes": {"a": a}} for i, a in enumerate(arrays)]
+    for rule in (f"a contains {json.dumps(wanted)}", f"a does not contain {json.dumps(wanted)}"):
+        python = preview(rule, users, now=NOW, sample=len(users))
+        assert preview(rule, users, now=NOW, sample=len(users), engine="duckdb") == python
+        if "not" not in rule:
+            assert set(python.sample) == {
+                f"u{i}" for i, a in enumerate(arrays) if any(m == wanted for m in a
+                                                             if type(m) is str)
+            }  # fmt: skip
 
 
 def test_case_insensitive_not_equal_agrees_on_folding_characters() -> None:

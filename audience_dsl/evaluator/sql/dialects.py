@@ -43,17 +43,6 @@ __all__ = ["UNREAD", "Leaf", "Writer"]
 UNREAD = "infinity"
 
 
-def _unlike_other_json(text: str) -> bool:
-    """``text`` can be no JSON value's text but a string's: not a number (nor DuckDB's
-    spelling of an infinite one), ``true``, ``false``, an object or an array."""
-    lowered = text.lower()
-    return (
-        text not in ("true", "false", "null")
-        and text[:1] not in tuple("-+.0123456789{[")
-        and not lowered.startswith(("inf", "nan"))
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Leaf:
     node: ast.Node
@@ -229,16 +218,24 @@ class Writer:
             e.In(this=self.text(element), expressions=[self.lit(w) for w in wanted]),
         )
         d = self.dialect
-        if d == "duckdb" and all(_unlike_other_json(w) for w in wanted):
-            # The elements' texts from one reading of the array. A number, boolean, object
-            # or array element's text is never one of the wanted strings (a JSON null's is
-            # NULL), so a text in the list is a string element.
-            texts = self.fn("JSON_EXTRACT_STRING", value.copy(), self.lit("$[*]"))
-            return self.fn("LIST_HAS_ANY", texts, e.Array(expressions=[self.lit(w) for w in wanted]))
         if d == "duckdb":
-            elements = self.cast(value.copy(), "JSON[]")
-            kept = self.fn("LIST_FILTER", elements, e.Lambda(this=test, expressions=[item]))
-            return e.GT(this=self.fn("LEN", kept), expression=self.lit(0))
+            # The elements' texts and types, each list from one reading of the array. Any
+            # element whose text is wanted (a cheap test) must then be a string: a number
+            # or boolean element can have the text "5" or "true".
+            path = self.lit("$[*]")
+            texts = self.fn("JSON_EXTRACT_STRING", value.copy(), path)
+            types = self.fn("JSON_TYPE", value.copy(), path.copy())
+            wanted_list = e.Array(expressions=[self.lit(w) for w in wanted])
+            is_string = e.EQ(this=self.fn("LIST_EXTRACT", types, e.column("i")),
+                             expression=self.lit(self.types["string"][0]))  # fmt: skip
+            names = [e.to_identifier("text"), e.to_identifier("i")]
+            keep = e.Lambda(this=is_string, expressions=names)
+            strings = self.fn("LIST_FILTER", texts.copy(), keep)
+            return self.case(
+                [(self.fn("LIST_HAS_ANY", texts, wanted_list),
+                  self.fn("LIST_HAS_ANY", strings, wanted_list.copy()))],
+                e.false(),
+            )  # fmt: skip
         if d in ("spark", "databricks", "snowflake"):
             elements = (
                 self.cast(value.copy(), "ARRAY<VARIANT>") if d != "snowflake" else value.copy()

@@ -260,7 +260,7 @@ def _run(
     attributes = compiled.attributes
     layout = _layout(_normalized(connection, source, attributes), attributes)
     if compiled.derived:
-        extra = ", ".join(f"{render(value, 'duckdb')} AS {name}" for name, value in compiled.derived)
+        extra = ", ".join(f"{render(value, 'duckdb')} AS {n}" for n, value in compiled.derived)
         layout = f"SELECT *, {extra} FROM ({layout})"
     layout = f"({layout}) AS users"
     has = {type(leaf.node) for leaf in compiled.leaves}
@@ -282,8 +282,9 @@ def _run(
             f"coalesce({channel}_subscribe, '') NOT IN ('opted_in', 'subscribed', 'unsubscribed')",
         ))  # fmt: skip
     if ast.LastUsedApp in has:
+        apps_type = _json_type("apps")
         checks.append(("apps must be a list of apps",
-                       f"coalesce({_json_type('apps')}, 'NULL') NOT IN ('NULL', 'ARRAY')"))  # fmt: skip
+                       f"coalesce({apps_type}, 'NULL') NOT IN ('NULL', 'ARRAY')"))  # fmt: skip
     # Each condition is computed once per user, as a column; the rule joins the columns.
     columns = [f"{render(leaf.condition, 'duckdb')} AS leaf_{i}"
                for i, leaf in enumerate(compiled.leaves)]  # fmt: skip
@@ -301,7 +302,10 @@ def _run(
     counts += [f"count(*) FILTER (WHERE bad_{j})" for j in range(len(checks))]
     counts += [f"count(*) FILTER (WHERE unread_{k})" for k in range(len(compiled.unread))]
     count_query = f"SELECT {', '.join(counts)} FROM {flagged}"
-    params = {"other_texts": [], "other_micros": []}
+    # The texts read by Python (none yet), when the rule reads times at all.
+    params: dict[str, list[Any]] | None = (
+        {"other_texts": [], "other_micros": []} if compiled.unread else None
+    )
     row = connection.execute(count_query, params).fetchone()
     if any(row[len(row) - len(compiled.unread) :]):
         # Times in spellings only Python reads: read them in Python, then count again.
@@ -357,7 +361,7 @@ def _read_other_times(
         f"SELECT unnest({render(texts, 'duckdb')}) AS text FROM {layout} WHERE {name} = {marker}"
         for name, texts in compiled.unread
     ]
-    empty = {"other_texts": [], "other_micros": []}
+    empty: dict[str, list[Any]] = {"other_texts": [], "other_micros": []}
     found = connection.execute(" UNION ".join(parts), empty).fetchall()
     texts = sorted({text for (text,) in found if text is not None})
     micros: list[int | None] = []
@@ -386,7 +390,7 @@ def _python_str(value: object) -> str:
 
 def _fill_positions(
     connection: Any, layout: str, compiled: Compiled, where: str, picked: list[str],
-    missing: list[int], sample: int, iterable: bool, params: dict[str, list[Any]],
+    missing: list[int], sample: int, iterable: bool, params: dict[str, list[Any]] | None,
 ) -> None:  # fmt: skip
     """Users without ids are named by their position, as the Python engine names them."""
     rows = connection.execute(
