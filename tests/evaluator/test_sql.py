@@ -376,11 +376,14 @@ def test_casefold_in_sql_is_pythons_casefold() -> None:
     assert not wrong, wrong[:10]
 
 
-@pytest.mark.parametrize("wanted", ["5", "true", "null", '{"a":1}', "[2]", "1.5", "x"])
+_ESCAPED = "q\"\\/\u00e9\n\u2028\x01\x7f\U0001f600"
+
+
+@pytest.mark.parametrize("wanted", ["5", "true", "null", '{"a":1}', "[2]", "1.5", "x", _ESCAPED])
 def test_array_members_that_only_look_like_the_value_are_not_it(wanted: str) -> None:
     """A number, boolean, null, object or array member whose text is the value is no match."""
     arrays = [[5], [True], [None], [{"a": 1}], [[2]], [1.5], [5, "5"], ["x"], ["true", 1],
-              ["null"], ['{"a":1}'], ["[2]"], ["1.5"], []]  # fmt: skip
+              ["null"], ['{"a":1}'], ["[2]"], ["1.5"], [], [1, _ESCAPED], [_ESCAPED + " "]]  # fmt: skip
     users = [{"external_id": f"u{i}", "custom_attributes": {"a": a}} for i, a in enumerate(arrays)]
     for rule in (f"a contains {json.dumps(wanted)}", f"a does not contain {json.dumps(wanted)}"):
         python = preview(rule, users, now=NOW, sample=len(users))

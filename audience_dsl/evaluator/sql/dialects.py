@@ -219,23 +219,13 @@ class Writer:
         )
         d = self.dialect
         if d == "duckdb":
-            # The elements' texts and types, each list from one reading of the array. Any
-            # element whose text is wanted (a cheap test) must then be a string: a number
-            # or boolean element can have the text "5" or "true".
-            path = self.lit("$[*]")
-            texts = self.fn("JSON_EXTRACT_STRING", value.copy(), path)
-            types = self.fn("JSON_TYPE", value.copy(), path.copy())
-            wanted_list = e.Array(expressions=[self.lit(w) for w in wanted])
-            is_string = e.EQ(this=self.fn("LIST_EXTRACT", types, e.column("i")),
-                             expression=self.lit(self.types["string"][0]))  # fmt: skip
-            names = [e.to_identifier("text"), e.to_identifier("i")]
-            keep = e.Lambda(this=is_string, expressions=names)
-            strings = self.fn("LIST_FILTER", texts.copy(), keep)
-            return self.case(
-                [(self.fn("LIST_HAS_ANY", texts, wanted_list),
-                  self.fn("LIST_HAS_ANY", strings, wanted_list.copy()))],
-                e.false(),
-            )  # fmt: skip
+            # The members as JSON, from one reading of the array, against the wanted strings
+            # written as JSON by the same writer (a member "5" is not the number 5).
+            members = self.fn("JSON_EXTRACT", value.copy(), self.lit("$[*]"))
+            forms = [self.fn("TO_JSON", self.lit(w)) for w in wanted]
+            if len(forms) == 1:
+                return self.fn("LIST_CONTAINS", members, forms[0])
+            return self.fn("LIST_HAS_ANY", members, e.Array(expressions=forms))
         if d in ("spark", "databricks", "snowflake"):
             elements = (
                 self.cast(value.copy(), "ARRAY<VARIANT>") if d != "snowflake" else value.copy()

@@ -59,13 +59,29 @@ def _literal_sql(value: str) -> str:
     return str(e.Literal.string(value).sql("duckdb"))
 
 
-def _normalized(connection: Any, relation: str, attributes: Sequence[str]) -> str:
+def _normalized(
+    connection: Any, relation: str, attributes: Sequence[str], *, typed: bool = False
+) -> str:
     """A SELECT giving ``relation``'s rows as JSON columns, plus ``attr_N``: the JSON value of
-    each custom attribute in ``attributes`` (each source parsed once per row)."""
+    each custom attribute in ``attributes`` (each source parsed once per row).
+
+    ``typed``: ``relation`` is DuckDB's typed JSON reader with :func:`_typed_columns`, whose
+    ``custom_attributes`` is a struct of the attributes read (or NULL).
+    """
     from sqlglot import exp as e
 
     described = {row[0]: str(row[1]).upper() for row in connection.execute(
         f"DESCRIBE SELECT * FROM {relation}").fetchall()}  # fmt: skip
+    if typed and attributes:
+        parts = ["'OBJECT' AS profile_type"]
+        parts += [f"{column} AS {column}_json" for column in _COLUMNS
+                  if column != "custom_attributes"]  # fmt: skip
+        # The reader has checked that it is an object (or null): that is all the checks ask.
+        parts.append("CASE WHEN custom_attributes IS NOT NULL THEN JSON '{}' END"
+                     " AS custom_attributes_json")  # fmt: skip
+        parts += [f"struct_extract_at(custom_attributes, {i + 1}) AS attr_{i}"
+                  for i in range(len(attributes))]  # fmt: skip
+        return f"SELECT {', '.join(parts)} FROM {relation}"
     pointers = ["/custom_attributes" + pointer(name) for name in attributes]
     if described.get("json") == "JSON" and "custom_attributes" not in described:
         # One object a line: one parse of the line for every field and attribute read.
@@ -110,30 +126,37 @@ _FIRST = {'"': "VARCHAR", "[": "ARRAY", "{": "OBJECT", "t": "BOOLEAN", "f": "BOO
 
 def _json_type(column: str) -> str:
     """``json_type(column)``, read from the first character when it decides the type (a
-    number's type, or text that does not start with its value, takes the parser): for a
-    whole profile's object, a parse saved."""
+    number's type, or text that does not start with its value, takes the parser): a parse
+    saved for each value."""
     cases = " ".join(f"WHEN {_literal_sql(c)} THEN '{t}'" for c, t in _FIRST.items())
     return f"CASE left({column}, 1) {cases} ELSE json_type({column}) END"
 
 
 def _layout(normalized: str, attributes: Sequence[str]) -> str:
     """The documented table layout over the normalized JSON columns, with each custom
-    attribute's JSON value, type and text (``attr_N``, ``attr_N_type``, ``attr_N_text``)."""
+    attribute's JSON value, type and text (``attr_N``, ``attr_N_type``, ``attr_N_text``;
+    the text only of a string, the only values whose text a condition reads)."""
     subscribe = [
-        f"CASE WHEN json_type({c}_json) = 'VARCHAR' THEN json_extract_string({c}_json, '$') END"
-        f" AS {c}"
+        f"CASE WHEN {_json_type(c + '_json')} = 'VARCHAR' "
+        f"THEN json_extract_string({c}_json, '$') END AS {c}"
         for c in ("push_subscribe", "email_subscribe")
     ]
     values = "".join(
-        f", attr_{i}, json_type(attr_{i}) AS attr_{i}_type, "
-        f"json_extract_string(attr_{i}, '$') AS attr_{i}_text"
-        for i in range(len(attributes))
+        f", attr_{i}, {_json_type(f'attr_{i}')} AS attr_{i}_type" for i in range(len(attributes))
     )
-    return (
+    typed = (
         "SELECT profile_type, external_id_json, braze_id_json, push_subscribe_json, "
         "email_subscribe_json, custom_attributes_json AS custom_attributes, "
         f"apps_json AS apps, {', '.join(subscribe)}{values} FROM ({normalized})"
     )
+    if not attributes:
+        return typed
+    texts = ", ".join(
+        f"CASE WHEN attr_{i}_type = 'VARCHAR' THEN json_extract_string(attr_{i}, '$') END"
+        f" AS attr_{i}_text"
+        for i in range(len(attributes))
+    )
+    return f"SELECT *, {texts} FROM ({typed})"
 
 
 def _source(connection: Any, users: object, table: str | None) -> tuple[str, str]:
@@ -162,12 +185,25 @@ def _source(connection: Any, users: object, table: str | None) -> tuple[str, str
     )
 
 
-#: The export's fields, each read as JSON by DuckDB's typed JSON reader.
-_TYPED = (
-    "columns={"
-    + ", ".join(f"'{column}': 'JSON'" for column in _COLUMNS)
-    + "}, records=true, ignore_errors=false"
-)
+def _typed_columns(attributes: Sequence[str]) -> str:
+    """The options of DuckDB's typed JSON reader for an export: each field as JSON, and
+    ``custom_attributes`` as a struct of just the attributes read (each as JSON), so that
+    the reader takes them out of the line as it parses it. Struct fields match keys
+    exactly; an object the struct cannot take (not an object, a key twice, two names
+    that differ only in case) is an error, which sends the file to the other reader."""
+    from sqlglot import exp as e
+
+    types = dict.fromkeys(_COLUMNS, "JSON")
+    if attributes:
+        fields = [
+            e.ColumnDef(this=e.to_identifier(name, quoted=True),
+                        kind=e.DataType.build("JSON", dialect="duckdb"))
+            for name in attributes
+        ]  # fmt: skip
+        struct = e.DataType(this=e.DataType.Type.STRUCT, expressions=fields, nested=True)
+        types["custom_attributes"] = struct.sql("duckdb")
+    columns = ", ".join(f"{_literal_sql(c)}: {_literal_sql(t)}" for c, t in types.items())
+    return f"columns={{{columns}}}, records=true, ignore_errors=false"
 
 
 def _connection_for(users: object) -> tuple[Any, bool]:
@@ -224,14 +260,15 @@ def _preview(
             # The typed reader is faster; a line it cannot take (not an object, a field of
             # another shape) sends the file to the one-object-a-line reader, which says
             # exactly what is wrong.
+            options = _typed_columns(compiled.attributes)
             typed = source.replace("read_json_objects(", "read_json(", 1).replace(
-                "format='newline_delimited')", f"format='newline_delimited', {_TYPED})"
+                "format='newline_delimited')", f"format='newline_delimited', {options})"
             )
             try:
-                return _run(connection, typed, where, compiled, sample, iterable)
+                return _run(connection, typed, where, compiled, sample, iterable, typed=True)
             except duckdb.Error:
                 pass
-        return _run(connection, source, where, compiled, sample, iterable)
+        return _run(connection, source, where, compiled, sample, iterable, typed=False)
     except duckdb.Error as exc:
         raise SQLError(f"DuckDB could not read {users!r}: {exc}") from None
     finally:
@@ -253,12 +290,13 @@ def _write_lines(users: Iterable[Any], path: str) -> None:
 
 
 def _run(
-    connection: Any, source: str, where: str, compiled: Compiled, sample: int, iterable: bool
-) -> Preview:
+    connection: Any, source: str, where: str, compiled: Compiled, sample: int, iterable: bool,
+    *, typed: bool,
+) -> Preview:  # fmt: skip
     from sqlglot import exp as e
 
     attributes = compiled.attributes
-    layout = _layout(_normalized(connection, source, attributes), attributes)
+    layout = _layout(_normalized(connection, source, attributes, typed=typed), attributes)
     if compiled.derived:
         extra = ", ".join(f"{render(value, 'duckdb')} AS {n}" for n, value in compiled.derived)
         layout = f"SELECT *, {extra} FROM ({layout})"
@@ -274,6 +312,16 @@ def _run(
         ("custom_attributes must be an object",
          f"coalesce({_json_type('custom_attributes')}, 'NULL') NOT IN ('NULL', 'OBJECT')"),
     ]  # fmt: skip
+    if not typed:
+        # JSON paths read the first of two equal keys, Python's json the last: refused.
+        for name in attributes:
+            once = (f"len(list_filter(json_keys(custom_attributes), lambda k: k = "
+                    f"{_literal_sql(name)})) > 1")  # fmt: skip
+            checks.append((
+                f"custom_attributes has the key {json.dumps(name, ensure_ascii=False)} twice "
+                "(JSON readers disagree on which value counts; keep one)",
+                f"CASE WHEN {_json_type('custom_attributes')} = 'OBJECT' THEN {once} END",
+            ))  # fmt: skip
     for channel in sorted(channels):
         column = f"{channel}_subscribe_json"
         checks.append((
