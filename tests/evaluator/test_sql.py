@@ -383,7 +383,8 @@ _ESCAPED = "q\"\\/\u00e9\n\u2028\x01\x7f\U0001f600"
 def test_array_members_that_only_look_like_the_value_are_not_it(wanted: str) -> None:
     """A number, boolean, null, object or array member whose text is the value is no match."""
     arrays = [[5], [True], [None], [{"a": 1}], [[2]], [1.5], [5, "5"], ["x"], ["true", 1],
-              ["null"], ['{"a":1}'], ["[2]"], ["1.5"], [], [1, _ESCAPED], [_ESCAPED + " "]]  # fmt: skip
+              ["null"], ['{"a":1}'], ["[2]"], ["1.5"], [], [1, _ESCAPED],
+              [_ESCAPED + " "]]  # fmt: skip
     users = [{"external_id": f"u{i}", "custom_attributes": {"a": a}} for i, a in enumerate(arrays)]
     for rule in (f"a contains {json.dumps(wanted)}", f"a does not contain {json.dumps(wanted)}"):
         python = preview(rule, users, now=NOW, sample=len(users))
@@ -563,6 +564,29 @@ def test_profiles_that_break_the_export_shape_fail_in_both_engines(bad: dict[str
         preview(rule, [bad], now=NOW)
     with pytest.raises(ValidationError):
         preview(rule, [bad], now=NOW, engine="duckdb")
+
+
+_ODD_NAMES = ['a"b', "a'b", "a\\b", "A", "a", "", "x y", "\u00e9", "$.x", "/x", "~0", "a.b", "1"]
+
+
+def test_attribute_names_of_any_spelling_are_read_exactly() -> None:
+    """Names with quotes, backslashes, path syntax, or differing only in case."""
+    users = [{"external_id": f"u{i}", "custom_attributes": {n: i % 3 for n in _ODD_NAMES[i % 5:]}}
+             for i in range(12)]  # fmt: skip
+    for names in (_ODD_NAMES, ["a", "A"], ["a"], ['a"b', "a'b"]):
+        rule = ast.Or(children=tuple(ast.Attribute(name=n, comparison=C.EQUALS, value=1)
+                                     for n in names))  # fmt: skip
+        python = preview(rule, users, now=NOW, sample=12)
+        assert preview(rule, users, now=NOW, sample=12, engine="duckdb") == python
+
+
+def test_a_key_twice_is_refused_when_the_rule_reads_it(tmp_path: Path) -> None:
+    """JSON readers disagree on which of two equal keys counts: DuckDB refuses, never guesses."""
+    lines = tmp_path / "twice.jsonl"
+    lines.write_text('{"external_id": "a", "custom_attributes": {"age": 5, "age": 30, "x": 1}}\n')
+    with pytest.raises(ValidationError, match='"age" twice'):
+        preview("age > 18", lines, now=NOW, engine="duckdb")
+    assert preview("x = 1", lines, now=NOW, engine="duckdb") == preview("x = 1", lines, now=NOW)
 
 
 def test_unreadable_files_are_our_errors(tmp_path: Path) -> None:

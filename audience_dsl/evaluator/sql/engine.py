@@ -314,11 +314,11 @@ def _run(
     ]  # fmt: skip
     if not typed:
         # JSON paths read the first of two equal keys, Python's json the last: refused.
-        for name in attributes:
+        for attribute in attributes:
             once = (f"len(list_filter(json_keys(custom_attributes), lambda k: k = "
-                    f"{_literal_sql(name)})) > 1")  # fmt: skip
+                    f"{_literal_sql(attribute)})) > 1")  # fmt: skip
             checks.append((
-                f"custom_attributes has the key {json.dumps(name, ensure_ascii=False)} twice "
+                f"custom_attributes has the key {json.dumps(attribute, ensure_ascii=False)} twice "
                 "(JSON readers disagree on which value counts; keep one)",
                 f"CASE WHEN {_json_type('custom_attributes')} = 'OBJECT' THEN {once} END",
             ))  # fmt: skip
@@ -379,7 +379,7 @@ def _run(
             f"WHERE {matches} LIMIT {int(sample)}",
             params,
         ).fetchall()
-        missing_ids = []
+        missing_ids: list[int] = []
         for index, (external, braze) in enumerate(rows):
             name = _identity(external, braze)
             picked.append(name or "")
