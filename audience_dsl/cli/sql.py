@@ -22,8 +22,12 @@ def add_parsers(commands: Any) -> None:
     parser = commands.add_parser(
         "sql", help="print the rule as one SQL query over a table of exported users",
         description="Print the rule as one SELECT over a table whose rows are users in "
-                    "Braze's export shape, with exactly the reference evaluator's meaning "
-                    "(the sql extra: pip install 'audience-dsl[sql]').")
+                    "Braze's export shape, with the reference evaluator's meaning (the sql "
+                    "extra: pip install 'audience-dsl[sql]'). One limit: a stored time is "
+                    "read in the ISO 8601 and MM/dd/yyyy forms listed in docs/preview.md; "
+                    "rarer spellings that Python also reads (week dates, offsets with "
+                    "seconds) are not times in the SQL. preview --engine duckdb reads them "
+                    "all.")
     add_rule_arguments(parser)
     parser.add_argument("--dialect", choices=DIALECTS, default="duckdb",
                         help="the SQL dialect (default duckdb)")

@@ -30,7 +30,8 @@ def add_parsers(commands: Any) -> None:
         description="Run a rule over users exported from Braze (one JSON object a line): "
                     "how many match, a sample of them, and how often each condition held.")
     add_rule_arguments(preview_parser)
-    _add_user_arguments(preview_parser)
+    _add_user_arguments(preview_parser, more=", or a Parquet file of them (the sql extra); "
+                        "with --engine duckdb also a DuckDB database file, with --table")
     preview_parser.add_argument("--sample", type=int, default=10,
                                 help="how many matching ids to show (default 10)")
     preview_parser.add_argument("--engine", choices=ENGINES, default="python",
@@ -55,9 +56,9 @@ def add_parsers(commands: Any) -> None:
     explain_parser.set_defaults(run=run_explain)
 
 
-def _add_user_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_user_arguments(parser: argparse.ArgumentParser, *, more: str = "") -> None:
     parser.add_argument("--users", required=True, metavar="FILE",
-                        help="a JSON-lines file of user profiles (Braze's export shape)")
+                        help="a JSON-lines file of user profiles (Braze's export shape)" + more)
     parser.add_argument("--now", metavar="WHEN",
                         help="the moment of sending: 2024-06-01 (midnight UTC) or "
                              "2024-06-01T12:00:00Z (default: now)")

@@ -560,10 +560,25 @@ def test_jsonl_parquet_and_duckdb_tables_give_the_same_preview(tmp_path: Path) -
 )
 def test_profiles_that_break_the_export_shape_fail_in_both_engines(bad: dict[str, Any]) -> None:
     rule = "age > 1 or push is opted_in or last_used_app after 2024-01-01"
-    with pytest.raises(ValidationError):
-        preview(rule, [bad], now=NOW)
-    with pytest.raises(ValidationError):
-        preview(rule, [bad], now=NOW, engine="duckdb")
+    users = [{"custom_attributes": {"age": 2}}, bad]
+    with pytest.raises(ValidationError) as python:
+        preview(rule, users, now=NOW)
+    with pytest.raises(ValidationError) as duckdb_engine:
+        preview(rule, users, now=NOW, engine="duckdb")
+    # The same place and words: users[1], the field, what was found.
+    assert duckdb_engine.value.problems == python.value.problems
+
+
+def test_a_line_that_is_not_json_is_named_as_the_python_engine_names_it(tmp_path: Path) -> None:
+    lines = tmp_path / "users.jsonl"
+    lines.write_text('{"custom_attributes": {"a": 1}}\n\n{"custom_attributes": {"a": 2}}\n{no\n')
+    with pytest.raises(ValidationError) as python:
+        preview("a = 1", lines, now=NOW)
+    with pytest.raises(ValidationError) as duckdb_engine:
+        preview("a = 1", lines, now=NOW, engine="duckdb")
+    assert duckdb_engine.value.problems == python.value.problems == (
+        (f"{lines}:4", python.value.problems[0][1]),
+    )
 
 
 _ODD_NAMES = ['a"b', "a'b", "a\\b", "A", "a", "", "x y", "\u00e9", "$.x", "/x", "~0", "a.b", "1"]
@@ -584,7 +599,7 @@ def test_a_key_twice_is_refused_when_the_rule_reads_it(tmp_path: Path) -> None:
     """JSON readers disagree on which of two equal keys counts: DuckDB refuses, never guesses."""
     lines = tmp_path / "twice.jsonl"
     lines.write_text('{"external_id": "a", "custom_attributes": {"age": 5, "age": 30, "x": 1}}\n')
-    with pytest.raises(ValidationError, match='"age" twice'):
+    with pytest.raises(ValidationError, match='"age" comes twice'):
         preview("age > 18", lines, now=NOW, engine="duckdb")
     assert preview("x = 1", lines, now=NOW, engine="duckdb") == preview("x = 1", lines, now=NOW)
 

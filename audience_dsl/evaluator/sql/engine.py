@@ -268,12 +268,37 @@ def _preview(
                 return _run(connection, typed, where, compiled, sample, iterable, typed=True)
             except duckdb.Error:
                 pass
-        return _run(connection, source, where, compiled, sample, iterable, typed=False)
+        try:
+            return _run(connection, source, where, compiled, sample, iterable, typed=False)
+        except duckdb.Error:
+            if source.startswith("read_json_objects("):
+                _find_bad_line(where, iterable)  # says which line is not a JSON object
+            raise
     except duckdb.Error as exc:
         raise SQLError(f"DuckDB could not read {users!r}: {exc}") from None
     finally:
         if owned:
             connection.close()
+
+
+def _find_bad_line(path: str, iterable: bool) -> None:
+    """Raise the Python engine's error for the first line of ``path`` that is not a JSON
+    object, if there is one (DuckDB's own message counts lines differently)."""
+    from audience_dsl.evaluator.preview import _read_lines
+
+    try:
+        for _ in _read_lines(path):
+            pass
+    except ValidationError as error:
+        if not iterable:
+            raise
+        # Profiles written for the engine: name the profile, not the temporary file.
+        problems = []
+        for place, message in error.problems:
+            number = place.rpartition(":")[2]
+            problems.append((f"users[{int(number) - 1}]" if number.isdigit() else "users",
+                             message))  # fmt: skip
+        raise ValidationError(problems) from None
 
 
 def _write_lines(users: Iterable[Any], path: str) -> None:
@@ -307,10 +332,13 @@ def _run(
         for leaf in compiled.leaves
         if isinstance(leaf.node, ast.Subscription)
     }
+    # The export's shape, as the Python engine checks it: (field, message, condition, the
+    # column whose value the message shows as `{value}`).
     checks = [
-        ("a profile is a JSON object", "profile_type <> 'OBJECT'"),
-        ("custom_attributes must be an object",
-         f"coalesce({_json_type('custom_attributes')}, 'NULL') NOT IN ('NULL', 'OBJECT')"),
+        ("", "each line must hold one JSON object", "profile_type <> 'OBJECT'", None),
+        ("custom_attributes", "expected an object, found {value}",
+         f"coalesce({_json_type('custom_attributes')}, 'NULL') NOT IN ('NULL', 'OBJECT')",
+         "custom_attributes"),
     ]  # fmt: skip
     if not typed:
         # JSON paths read the first of two equal keys, Python's json the last: refused.
@@ -318,25 +346,28 @@ def _run(
             once = (f"len(list_filter(json_keys(custom_attributes), lambda k: k = "
                     f"{_literal_sql(attribute)})) > 1")  # fmt: skip
             checks.append((
-                f"custom_attributes has the key {json.dumps(attribute, ensure_ascii=False)} twice "
-                "(JSON readers disagree on which value counts; keep one)",
-                f"CASE WHEN {_json_type('custom_attributes')} = 'OBJECT' THEN {once} END",
+                "custom_attributes",
+                f"the key {json.dumps(attribute, ensure_ascii=False)} comes twice, and JSON "
+                "readers disagree on which value counts: keep one",
+                f"CASE WHEN {_json_type('custom_attributes')} = 'OBJECT' THEN {once} END", None,
             ))  # fmt: skip
     for channel in sorted(channels):
         column = f"{channel}_subscribe_json"
         checks.append((
-            f"{channel}_subscribe must be opted_in, subscribed or unsubscribed",
+            f"{channel}_subscribe",
+            "{value} is not a subscription state (opted_in, subscribed or unsubscribed)",
             f"coalesce(json_type({column}), 'NULL') <> 'NULL' AND "
             f"coalesce({channel}_subscribe, '') NOT IN ('opted_in', 'subscribed', 'unsubscribed')",
+            column,
         ))  # fmt: skip
     if ast.LastUsedApp in has:
         apps_type = _json_type("apps")
-        checks.append(("apps must be a list of apps",
-                       f"coalesce({apps_type}, 'NULL') NOT IN ('NULL', 'ARRAY')"))  # fmt: skip
+        checks.append(("apps", "expected a list of apps, found {value}",
+                       f"coalesce({apps_type}, 'NULL') NOT IN ('NULL', 'ARRAY')", "apps"))  # fmt: skip
     # Each condition is computed once per user, as a column; the rule joins the columns.
     columns = [f"{render(leaf.condition, 'duckdb')} AS leaf_{i}"
                for i, leaf in enumerate(compiled.leaves)]  # fmt: skip
-    columns += [f"{condition} AS bad_{j}" for j, (_, condition) in enumerate(checks)]
+    columns += [f"{check[2]} AS bad_{j}" for j, check in enumerate(checks)]
     unread_marker = f"CAST({_literal_sql(UNREAD)} AS TIMESTAMP)"
     columns += [f"{name} = {unread_marker} AS unread_{k}"
                 for k, (name, _) in enumerate(compiled.unread)]  # fmt: skip
@@ -365,13 +396,19 @@ def _run(
     total, matched = int(row[0]), int(row[1])
     leaf_counts = [int(x) for x in row[2 : 2 + len(compiled.leaves)]]
     problems = row[2 + len(compiled.leaves) :]
-    for (message, condition), bad in zip(checks, problems, strict=True):
+    for (field, message, condition, shown), bad in zip(checks, problems, strict=True):
         if bad:
-            first = connection.execute(
-                f"SELECT external_id_json FROM {layout} WHERE {condition} LIMIT 1", params
+            n, raw = connection.execute(
+                f"SELECT n, {shown or 'NULL'} FROM (SELECT row_number() OVER () AS n, * "
+                f"FROM {layout}) WHERE {condition} ORDER BY n LIMIT 1",
+                params,
             ).fetchone()
-            who = f" (the first is {first[0]})" if first and first[0] is not None else ""
-            raise ValidationError([(where, f"{bad} profiles break a rule: {message}{who}")])
+            value = show_json(json.loads(raw)) if raw is not None else "null"
+            text = message.replace("{value}", value)
+            if bad > 1:
+                text += f" ({bad} profiles break this rule; this is the first)"
+            place = _place(where, int(n), iterable)
+            raise ValidationError([(f"{place}.{field}" if field else place, text)])
     picked: list[str] = []
     if sample and matched:
         rows = connection.execute(
@@ -455,6 +492,15 @@ def _fill_positions(
     for i in missing:
         ordinal = ordinals[i]
         picked[i] = f"{where}:{lines.get(ordinal, ordinal)}"
+
+
+def _place(where: str, ordinal: int, iterable: bool) -> str:
+    """Where the ``ordinal``-th user (1-based) is, as the Python engine names it."""
+    if iterable:
+        return f"users[{ordinal - 1}]"
+    if os.path.isfile(where):
+        return f"{where}:{_line_numbers(where, {ordinal}).get(ordinal, ordinal)}"
+    return f"{where}:{ordinal}"
 
 
 def _line_numbers(path: str, ordinals: set[int]) -> dict[int, int]:
