@@ -361,9 +361,8 @@ def _run(
             column,
         ))  # fmt: skip
     if ast.LastUsedApp in has:
-        apps_type = _json_type("apps")
-        checks.append(("apps", "expected a list of apps, found {value}",
-                       f"coalesce({apps_type}, 'NULL') NOT IN ('NULL', 'ARRAY')", "apps"))  # fmt: skip
+        not_list = f"coalesce({_json_type('apps')}, 'NULL') NOT IN ('NULL', 'ARRAY')"
+        checks.append(("apps", "expected a list of apps, found {value}", not_list, "apps"))
     # Each condition is computed once per user, as a column; the rule joins the columns.
     columns = [f"{render(leaf.condition, 'duckdb')} AS leaf_{i}"
                for i, leaf in enumerate(compiled.leaves)]  # fmt: skip
