@@ -105,6 +105,42 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
+def machine() -> str:
+    """The machine and the versions a run was made with, for the report."""
+    import platform
+
+    import duckdb
+    import sqlglot
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            names = [line.split(":", 1)[1].strip() for line in info
+                     if line.startswith("model name")]  # fmt: skip
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    memory = ""
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        memory = f", {pages * size / 2**30:.0f} GiB RAM"
+    except (ValueError, OSError, AttributeError):
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}, "
+        f"sqlglot {getattr(sqlglot, '__version__', '?')}"
+    )
+
+
+def load() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+        return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+    except OSError:
+        return "load average unknown"
+
+
 def measure(engine: str, path: Path) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--run", engine, str(path)],
@@ -133,8 +169,11 @@ def main() -> None:
             files["parquet"] = Path(folder) / "users.parquet"
             write_parquet(jsonl, files["parquet"])
         sizes = ", ".join(f"{k} {os.path.getsize(p) / 1e6:,.0f} MB" for k, p in files.items())
+        print(f"machine: {machine()}")
+        print(f"command: {' '.join([os.path.basename(sys.executable), *sys.argv])}")
         print(f"{args.users:,} users written in {time.perf_counter() - start:.0f} s: {sizes}")
         print(f"rule: {RULE}")
+        print(f"before the runs: {load()}")
         for form in args.formats.split(","):
             results = {}
             for engine in args.engines.split(","):
@@ -149,6 +188,7 @@ def main() -> None:
                 ratio = results["python"]["seconds"] / results["duckdb"]["seconds"]
                 print(f"{form:8} duckdb is {ratio:.1f}x python (same answer: "
                       f"{results['duckdb']['answer'][0]:,} of {args.users:,} match)")  # fmt: skip
+        print(f"after the runs: {load()}")
 
 
 if __name__ == "__main__":

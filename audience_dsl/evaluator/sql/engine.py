@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -334,23 +334,16 @@ def _run(
     }
     # The export's shape, as the Python engine checks it: (field, message, condition, the
     # column whose value the message shows as `{value}`).
-    checks = [
+    checks: list[tuple[str, str | Callable[[Any], str], str, str | None]] = [
         ("", "each line must hold one JSON object", "profile_type <> 'OBJECT'", None),
         ("custom_attributes", "expected an object, found {value}",
          f"coalesce({_json_type('custom_attributes')}, 'NULL') NOT IN ('NULL', 'OBJECT')",
          "custom_attributes"),
     ]  # fmt: skip
-    if not typed:
+    if not typed and attributes:
         # JSON paths read the first of two equal keys, Python's json the last: refused.
-        for attribute in attributes:
-            once = (f"len(list_filter(json_keys(custom_attributes), lambda k: k = "
-                    f"{_literal_sql(attribute)})) > 1")  # fmt: skip
-            checks.append((
-                "custom_attributes",
-                f"the key {json.dumps(attribute, ensure_ascii=False)} comes twice, and JSON "
-                "readers disagree on which value counts: keep one",
-                f"CASE WHEN {_json_type('custom_attributes')} = 'OBJECT' THEN {once} END", None,
-            ))  # fmt: skip
+        checks.append(("custom_attributes", _twice_message(attributes),
+                       _twice_condition(attributes), "custom_attributes"))  # fmt: skip
     for channel in sorted(channels):
         column = f"{channel}_subscribe_json"
         checks.append((
@@ -402,8 +395,11 @@ def _run(
                 f"FROM {layout}) WHERE {condition} ORDER BY n LIMIT 1",
                 params,
             ).fetchone()
-            value = show_json(json.loads(raw)) if raw is not None else "null"
-            text = message.replace("{value}", value)
+            if callable(message):
+                text = message(raw)
+            else:
+                value = show_json(json.loads(raw)) if raw is not None else "null"
+                text = message.replace("{value}", value)
             if bad > 1:
                 text += f" ({bad} profiles break this rule; this is the first)"
             place = _place(where, int(n), iterable)
@@ -491,6 +487,34 @@ def _fill_positions(
     for i in missing:
         ordinal = ordinals[i]
         picked[i] = f"{where}:{lines.get(ordinal, ordinal)}"
+
+
+def _twice_condition(attributes: Sequence[str]) -> str:
+    """A key the rule reads comes twice in ``custom_attributes`` (JSON text)."""
+    column = "custom_attributes"
+    names = ", ".join(_literal_sql(a) for a in attributes)
+    read = f"list_filter(json_keys({column}), lambda k: k IN ({names}))"
+    return (
+        f"CASE WHEN {_json_type(column)} = 'OBJECT' "
+        f"THEN len({read}) > len(list_distinct({read})) END"
+    )
+
+
+def _twice_message(attributes: Sequence[str]) -> Callable[[Any], str]:
+    def message(raw: Any) -> str:
+        seen: list[str] = []
+
+        def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+            keys = [key for key, _ in items]
+            seen.extend(k for k in attributes if keys.count(k) > 1 and k not in seen)
+            return dict(items)
+
+        json.loads(raw, object_pairs_hook=pairs)
+        twice = ", ".join(json.dumps(k, ensure_ascii=False) for k in seen[:3])
+        return (f"the key {twice} comes twice, and JSON readers disagree on which value "
+                "counts: keep one")  # fmt: skip
+
+    return message
 
 
 def _place(where: str, ordinal: int, iterable: bool) -> str:
