@@ -158,7 +158,7 @@ def _profiles(users: object) -> Iterator[tuple[str, Mapping[str, Any]]]:
 
             yield from parquet_rows(path)
             return
-        yield from _read_lines(path)
+        yield from read_lines(path)
         return
     if isinstance(users, Mapping) or not isinstance(users, Iterable):
         raise ValidationError([("users", "expected an iterable of profiles or a JSON-lines path")])
@@ -166,7 +166,10 @@ def _profiles(users: object) -> Iterator[tuple[str, Mapping[str, Any]]]:
         yield f"users[{index}]", profile
 
 
-def _read_lines(path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def read_lines(path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The profiles of a JSON-lines file with their places (``file:line``); a line that is
+    not a JSON object is a :class:`ValidationError` naming it (the DuckDB engine uses this
+    to name a broken line)."""
     loads = json.loads
     try:
         handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below, generator

@@ -5,6 +5,11 @@ evaluator's meaning under a :class:`~audience_dsl.semantics.Semantics`: the miss
 wrong-type and present cells of each comparison become one ``CASE``. Keys, values and
 patterns only ever become literals (or, for Redshift's SUPER, quoted identifiers)
 built by sqlglot.
+
+One module because :class:`Writer` is one class: every leaf is built from the same
+per-dialect helpers (literals, JSON access and types, texts, times), and the DuckDB
+preview's columns computed once per user (instants, the latest app use) are registered
+on the same writer while it builds the leaves that read them.
 """
 
 from __future__ import annotations

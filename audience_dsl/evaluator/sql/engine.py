@@ -284,10 +284,10 @@ def _preview(
 def _find_bad_line(path: str, iterable: bool) -> None:
     """Raise the Python engine's error for the first line of ``path`` that is not a JSON
     object, if there is one (DuckDB's own message counts lines differently)."""
-    from audience_dsl.evaluator.preview import _read_lines
+    from audience_dsl.evaluator.preview import read_lines
 
     try:
-        for _ in _read_lines(path):
+        for _ in read_lines(path):
             pass
     except ValidationError as error:
         if not iterable:

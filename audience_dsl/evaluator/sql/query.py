@@ -163,6 +163,11 @@ def to_sql(
     engine's current time; a given (time-zone aware) ``now`` is written as a literal, so
     answers are reproducible. The table's layout is in docs/preview.md.
 
+    A stored time is read in the ISO 8601 and ``MM/dd/yyyy`` forms docs/preview.md lists;
+    a rarer spelling that Python's ``fromisoformat`` also reads (a week date, an offset
+    with seconds) is not a time in this query. ``preview(..., engine="duckdb")`` reads
+    those too.
+
     >>> print(to_sql("age >= 18", table="users")[:40])  # doctest: +SKIP
     SELECT * FROM users WHERE (CASE WHEN ...
     """
