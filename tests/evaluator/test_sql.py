@@ -604,6 +604,22 @@ def test_a_key_twice_is_refused_when_the_rule_reads_it(tmp_path: Path) -> None:
     assert preview("x = 1", lines, now=NOW, engine="duckdb") == preview("x = 1", lines, now=NOW)
 
 
+def test_an_app_with_last_used_twice_is_refused(tmp_path: Path) -> None:
+    lines = tmp_path / "apps.jsonl"
+    lines.write_text(
+        '{"external_id": "a", "apps": [{"last_used": "2024-05-30", "name": "x"}, '
+        '{"last_used": "2020-01-01", "n": {"last_used": 1}, "last_used": "2024-05-31"}]}\n'
+    )
+    with pytest.raises(ValidationError, match='"last_used" twice'):
+        preview("last_used_app after 2024-05-01", lines, now=NOW, engine="duckdb")
+    lines.write_text(
+        '{"external_id": "a", "apps": [{"last_used": "2020-01-01", "name": "last_used"}, '
+        '{"n": {"last_used": 1, "last_used": 2}, "last_used": "2024-05-31"}]}\n'
+    )
+    rule = "last_used_app after 2024-05-01"
+    assert preview(rule, lines, now=NOW, engine="duckdb") == preview(rule, lines, now=NOW)
+
+
 def test_unreadable_files_are_our_errors(tmp_path: Path) -> None:
     padded = tmp_path / "padded.jsonl"
     padded.write_text('\t {"external_id": "t", "custom_attributes": {"a": 1}}\n[1]\n')

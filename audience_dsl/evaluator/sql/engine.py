@@ -356,6 +356,17 @@ def _run(
     if ast.LastUsedApp in has:
         not_list = f"coalesce({_json_type('apps')}, 'NULL') NOT IN ('NULL', 'ARRAY')"
         checks.append(("apps", "expected a list of apps, found {value}", not_list, "apps"))
+        # As for custom attributes: an app with `last_used` twice is refused. Only apps
+        # whose text names it twice, or holds an escape, are parsed for their keys.
+        maybe = r"""regexp_matches(apps, '\\|"last_used"[\s\S]*"last_used"')"""
+        uses = "len(list_filter(flatten(json_keys(apps, '$[*]')), lambda k: k = 'last_used'))"
+        values = "len(json_extract_string(apps, '$[*].last_used'))"
+        checks.append((
+            "apps", 'an app has the key "last_used" twice, and JSON readers disagree on '
+            "which value counts: keep one",
+            f"CASE WHEN {_json_type('apps')} = 'ARRAY' AND {maybe} THEN {uses} > {values} END",
+            None,
+        ))  # fmt: skip
     # Each condition is computed once per user, as a column; the rule joins the columns.
     columns = [f"{render(leaf.condition, 'duckdb')} AS leaf_{i}"
                for i, leaf in enumerate(compiled.leaves)]  # fmt: skip
