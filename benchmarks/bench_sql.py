@@ -1,7 +1,7 @@
 """Profiles per second and peak memory of ``preview`` in Python and in DuckDB, same files.
 
     python benchmarks/bench_sql.py                       # 1,000,000 users
-    python benchmarks/bench_sql.py --users 10000000      # 10 million (about 4 GB of JSON)
+    python benchmarks/bench_sql.py --users 10000000      # 10 million (3.3 GB of JSON lines)
     python benchmarks/bench_sql.py --users 200000 --engines duckdb --formats parquet
     python benchmarks/bench_sql.py --repeat 3           # the fastest of three runs each
 

@@ -604,6 +604,21 @@ def test_a_key_twice_is_refused_when_the_rule_reads_it(tmp_path: Path) -> None:
     assert preview("x = 1", lines, now=NOW, engine="duckdb") == preview("x = 1", lines, now=NOW)
 
 
+def test_a_database_without_the_named_table_says_which_tables_it_has(tmp_path: Path) -> None:
+    database = tmp_path / "users.duckdb"
+    con = duckdb.connect(str(database))
+    con.execute("CREATE TABLE braze_users AS SELECT 'u1' AS external_id")
+    con.execute("CREATE SCHEMA s")
+    con.execute("CREATE TABLE s.other AS SELECT 1 AS x")
+    con.close()
+    with pytest.raises(ValidationError, match=r"say which table .*braze_users, s\.other"):
+        preview("a = 1", database, now=NOW, engine="duckdb")
+    with pytest.raises(ValidationError, match=r"no table 'nope' \(its tables: braze_users"):
+        preview("a = 1", database, now=NOW, engine="duckdb", table="nope")
+    for name in ("braze_users", "main.braze_users", "BRAZE_USERS"):
+        assert preview("a = 1", database, now=NOW, engine="duckdb", table=name).total == 1
+
+
 def test_an_app_with_last_used_twice_is_refused(tmp_path: Path) -> None:
     lines = tmp_path / "apps.jsonl"
     lines.write_text(

@@ -119,6 +119,18 @@ def _normalized(
     )
 
 
+def _tables_of(connection: Any, database: str) -> list[str]:
+    """The tables and views of an attached database, as ``name`` (schema main) or
+    ``schema.name``."""
+    rows = connection.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? "
+        "UNION SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = ? "
+        "ORDER BY 1, 2",
+        [database, database],
+    ).fetchall()
+    return [name if schema == "main" else f"{schema}.{name}" for schema, name in rows]
+
+
 #: The JSON type a value's first character decides (the value is valid JSON text).
 _FIRST = {'"': "VARCHAR", "[": "ARRAY", "{": "OBJECT", "t": "BOOLEAN", "f": "BOOLEAN",
           "n": "NULL"}  # fmt: skip
@@ -170,9 +182,17 @@ def _source(connection: Any, users: object, table: str | None) -> tuple[str, str
         if lowered.endswith(_PARQUET_SUFFIXES):
             return f"read_parquet({literal})", path
         if lowered.endswith(_DB_SUFFIXES):
-            if not table:
-                raise ValidationError([("table", f"name the table of users in {path}")])
             connection.execute(f"ATTACH {literal} AS users_db (READ_ONLY)")
+            tables = _tables_of(connection, "users_db")
+            known = ", ".join(tables[:10]) or "none"
+            if not table:
+                problem = f"{path} is a DuckDB database: say which table holds the users"
+                raise ValidationError([("table", f"{problem} (its tables: {known})")])
+            *schema, name = table.split(".")[-2:]
+            wanted = name if schema in ([], ["main"]) else f"{schema[0]}.{name}"
+            if wanted.lower() not in {t.lower() for t in tables}:
+                problem = f"{path} has no table {table!r}"
+                raise ValidationError([("table", f"{problem} (its tables: {known})")])
             return "users_db." + str(table_of(table, "duckdb").sql("duckdb")), f"{path}:{table}"
         return (
             f"read_json_objects({literal}, format='newline_delimited')",
