@@ -39,6 +39,11 @@ __all__ = ["MAX_DEPTH", "filter_json", "to_json"]
 #: recursion limit, and is far beyond what a readable audience needs.
 MAX_DEPTH = 200
 
+_NO_VALUE = frozenset({C.EXISTS, C.DOES_NOT_EXIST})
+_GROUPS = (ast.AllOf, ast.AnyOf)
+
+# The names below are StrEnum members written as plain strings: ``str(member)`` is its
+# value, as ``member.value`` is, without the enum property's Python call.
 
 
 def filter_json(leaf: ast.Filter) -> dict[str, Any]:
@@ -46,17 +51,17 @@ def filter_json(leaf: ast.Filter) -> dict[str, Any]:
     if isinstance(leaf, ast.Attribute):
         body: dict[str, Any] = {
             "custom_attribute_name": leaf.name,
-            "comparison": leaf.comparison.value,
+            "comparison": str(leaf.comparison),
         }
-        if leaf.comparison not in (C.EXISTS, C.DOES_NOT_EXIST):
+        if leaf.comparison not in _NO_VALUE:
             value = leaf.value
             body["value"] = list(value) if isinstance(value, tuple) else value
         return {"custom_attribute": body}
     if isinstance(leaf, ast.Subscription):
-        key = f"{leaf.channel.value}_subscription_status"
-        state = leaf.state.value if isinstance(leaf.state, ast.State) else leaf.state
-        return {key: {"comparison": leaf.comparison.value, "value": state}}
-    return {"last_used_app": {"comparison": leaf.comparison.value, "value": leaf.value}}
+        key = f"{leaf.channel}_subscription_status"
+        state = str(leaf.state) if isinstance(leaf.state, ast.State) else leaf.state
+        return {key: {"comparison": str(leaf.comparison), "value": state}}
+    return {"last_used_app": {"comparison": str(leaf.comparison), "value": leaf.value}}
 
 
 def to_json(node: ast.CoreNode, source: Source | None = None) -> dict[str, Any]:
@@ -66,7 +71,7 @@ def to_json(node: ast.CoreNode, source: Source | None = None) -> dict[str, Any]:
     stack: list[tuple[ast.CoreNode, bool]] = [(node, False)]
     while stack:
         current, done = stack.pop()
-        if isinstance(current, ast.AllOf | ast.AnyOf):
+        if isinstance(current, _GROUPS):
             count = len(current.children)
             if not done:
                 if count == 0:
@@ -80,11 +85,11 @@ def to_json(node: ast.CoreNode, source: Source | None = None) -> dict[str, Any]:
                         source or Source(""),
                     )
                 stack.append((current, True))
-                stack.extend((child, False) for child in reversed(current.children))
+                stack.extend([(child, False) for child in reversed(current.children)])
                 continue
             parts = results[len(results) - count :]
             del results[len(results) - count :]
-            depth = 1 + max(d for _, d in parts)
+            depth = 1 + max([d for _, d in parts])
             if depth > MAX_DEPTH:
                 raise UnsupportedError(
                     Diagnostic(
