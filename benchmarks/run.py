@@ -450,7 +450,6 @@ def section_sender(args: argparse.Namespace, out: list[str]) -> dict[str, float]
 
     from audience_dsl import compile as compile_rule
     from audience_dsl.sender import BrazeClient
-    from audience_dsl.testing import LocalBraze
 
     requests = 40 if args.quick else 300
     recipients = [
@@ -463,47 +462,64 @@ def section_sender(args: argparse.Namespace, out: list[str]) -> dict[str, float]
         "Content-Type": "application/json",
         "Accept": "application/json",
     }
-    with LocalBraze(campaigns=["c1"], keys=["k1"]) as braze, BrazeClient("k1", braze.url) as client:
-        planned = client.trigger_send("c1", recipients=recipients, audience=audience, dry_run=True)
-        payload = json.dumps(planned.bodies[0], separators=(",", ":")).encode()
+    # The endpoint runs in a process of its own, as Braze would: in this process it would
+    # share the interpreter lock with the client, and each side would slow the other.
+    server = subprocess.Popen(
+        [sys.executable, "-m", "audience_dsl.testing", "--port", "0", "--key", "k1"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        banner = server.stdout.readline()  # "Local Braze listening on http://...; Ctrl-C stops it"
+        url = banner.split(" on ", 1)[1].split()[0].removesuffix("/campaigns/trigger/send")
+        with BrazeClient("k1", url) as client:
+            planned = client.trigger_send(
+                "c1", recipients=recipients, audience=audience, dry_run=True
+            )
+            payload = json.dumps(planned.bodies[0], separators=(",", ":")).encode()
 
-        def sender(value: object) -> Callable[[], None]:
-            def send() -> None:
-                result = client.trigger_send("c1", recipients=recipients, audience=value)
-                assert result.ok, result
+            def sender(value: object) -> Callable[[], None]:
+                def send() -> None:
+                    result = client.trigger_send("c1", recipients=recipients, audience=value)
+                    assert result.ok, result
 
-            return send
+                return send
 
-        with httpx.Client() as bare_client:
+            with httpx.Client() as bare_client:
 
-            def bare() -> None:
-                response = bare_client.post(client.url, content=payload, headers=headers)
-                assert response.status_code == 201, response.text
+                def bare() -> None:
+                    response = bare_client.post(client.url, content=payload, headers=headers)
+                    assert response.status_code == 201, response.text
 
-            def checks_only() -> None:
-                client.trigger_send("c1", recipients=recipients, audience=audience, dry_run=True)
+                def checks_only() -> None:
+                    client.trigger_send(
+                        "c1", recipients=recipients, audience=audience, dry_run=True
+                    )
 
-            cells = {
-                "bare `httpx.Client.post` of the same body": bare,
-                "`BrazeClient.trigger_send`, audience as a dict": sender(audience),
-                "`BrazeClient.trigger_send`, audience as rule text": sender(rule_text),
-                "(its body built and checked only: `dry_run=True`, nothing sent)": checks_only,
-            }
-            times: dict[str, list[float]] = {name: [] for name in cells}
-            for function in cells.values():
-                function()
-            rounds = 5
-            for _ in range(rounds):  # interleaved, so that load on the machine hits all alike
-                for name, function in cells.items():
-                    start = time.perf_counter()
-                    for _ in range(requests // rounds):
-                        function()
-                    times[name].append((time.perf_counter() - start) / (requests // rounds))
+                cells = {
+                    "bare `httpx.Client.post` of the same body": bare,
+                    "`BrazeClient.trigger_send`, audience as a dict": sender(audience),
+                    "`BrazeClient.trigger_send`, audience as rule text": sender(rule_text),
+                    "(its body built and checked only: `dry_run=True`, nothing sent)": checks_only,
+                }
+                times: dict[str, list[float]] = {name: [] for name in cells}
+                for function in cells.values():
+                    function()
+                rounds = 5
+                for _ in range(rounds):  # interleaved, so that load on the machine hits all alike
+                    for name, function in cells.items():
+                        start = time.perf_counter()
+                        for _ in range(requests // rounds):
+                            function()
+                        times[name].append((time.perf_counter() - start) / (requests // rounds))
+    finally:
+        server.terminate()
+        server.wait()
     medians = {name: statistics.median(values) for name, values in times.items()}
     base = medians["bare `httpx.Client.post` of the same body"]
     out.append(
         f"## Sender: {requests} requests each way, 50 recipients and a 3-condition audience, "
-        "to the local endpoint"
+        "to the local endpoint in its own process"
     )
     out.append("")
     out.append("| client | ms per request | x bare httpx |")

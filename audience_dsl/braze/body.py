@@ -27,6 +27,8 @@ from audience_dsl.braze.request import (
     LENIENT,
     MAX_ATTRIBUTE_CHARS,
     MAX_BODY_BYTES,
+    MAX_PROPERTIES_BYTES,
+    SMALL_BODY,
     SUBSCRIBE_STATES,
     BodyShape,
     InvalidRequestError,
@@ -68,8 +70,12 @@ def check_body(
     problems: list[tuple[str, str]] = []
     found: list[tuple[str, str]] = []
     model: BodyShape | None = None
+    serial, size = _serial_problems(plain)
+    small = size is not None and size <= MAX_PROPERTIES_BYTES
     try:
-        model = BodyShape.model_validate(plain, context={LENIENT: lenient_broadcast})
+        model = BodyShape.model_validate(
+            plain, context={LENIENT: lenient_broadcast, SMALL_BODY: small}
+        )
     except pydantic.ValidationError as exc:
         problems.extend(translate_errors(exc))
     if not audience_checked and isinstance(plain.get("audience"), dict):
@@ -91,7 +97,7 @@ def check_body(
                         "rule 13: leave the extension out; Braze takes it from the URL",
                     )
                 )
-    problems.extend(_serial_problems(plain))
+    problems.extend(serial)
     if warnings is not None:
         warnings.extend(found)
     else:
@@ -143,13 +149,14 @@ def _under_audience(path: str) -> str:
     return "$.audience" + path[1:] if path.startswith("$") else f"$.audience: {path}"
 
 
-def _serial_problems(body: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _serial_problems(body: Mapping[str, Any]) -> tuple[list[tuple[str, str]], int | None]:
+    """Rule 3's problems with the body as JSON, and its size in bytes when it has one."""
     try:
         data = json.dumps(body, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
     except ValueError:
-        return [("$", "rule 3: the body contains NaN or Infinity, which JSON cannot carry")]
+        return [("$", "rule 3: the body contains NaN or Infinity, which JSON cannot carry")], None
     except TypeError as exc:
-        return [("$", f"rule 3: the body is not JSON: {exc}")]
+        return [("$", f"rule 3: the body is not JSON: {exc}")], None
     try:
         encoded = data.encode()
     except UnicodeEncodeError as exc:
@@ -160,11 +167,12 @@ def _serial_problems(body: Mapping[str, Any]) -> list[tuple[str, str]]:
                 f"rule 3: the body contains a lone surrogate (U+{code:04X}), which UTF-8 "
                 "cannot carry; fix the string that holds it",
             )
-        ]
+        ], None
     size = len(encoded)
     if size > MAX_BODY_BYTES:
-        return [("$", f"rule 3: the body is {size} bytes; Braze takes at most {MAX_BODY_BYTES}")]
-    return []
+        problem = f"rule 3: the body is {size} bytes; Braze takes at most {MAX_BODY_BYTES}"
+        return [("$", problem)], size
+    return [], size
 
 
 def _walk_recipient(

@@ -134,13 +134,18 @@ def _unbound(missing: list[ast.Param], source: Source | None) -> None:
 
 
 def to_core(
-    audience: Mapping[str, Any] | str | bytes, *, paths: dict[int, str] | None = None
+    audience: Mapping[str, Any] | str | bytes,
+    *,
+    paths: dict[int, str] | None = None,
+    validated: bool = False,
 ) -> CoreNode:
     """The core AST of a Connected Audience object (a dict, or its JSON text).
 
     The object is first checked with :func:`validate` (so every problem is reported with
     its path, and for text its line and column); the tree is then built iteratively.
     ``paths``, when given, receives the JSON path of every filter built, by ``id(node)``.
+    ``validated=True`` skips the check for a plain dict the caller has just validated
+    (or compiled) itself.
     """
     # Imported here: compiling never needs the validator's pydantic models.
     from audience_dsl.braze.validate import as_dicts, load_json, validate
@@ -149,6 +154,8 @@ def to_core(
     if isinstance(audience, str | bytes | bytearray):
         _, value = load_json(audience)
         validate(audience)
+    elif validated and type(audience) is dict:
+        value = audience
     else:
         value = as_dicts(audience)
         validate(value)  # type: ignore[arg-type]

@@ -226,7 +226,11 @@ def _no_null(value: object, number: int) -> object:
     return value
 
 
-def _within_properties_limit(value: dict[str, Any], number: int) -> dict[str, Any]:
+def _within_properties_limit(
+    value: dict[str, Any], number: int, info: ValidationInfo
+) -> dict[str, Any]:
+    if info.context and info.context.get(SMALL_BODY):
+        return value  # no part of the body is larger than the body, measured by the caller
     size = _json_bytes(value)
     if size is not None and size > MAX_PROPERTIES_BYTES:
         raise _rule(number, f"is {size} bytes; at most {MAX_PROPERTIES_BYTES} (50 KB)")
@@ -319,8 +323,8 @@ class _RecipientShape(_Model):
 
     @field_validator("trigger_properties")
     @classmethod
-    def _properties_size(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _within_properties_limit(value, 19)
+    def _properties_size(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return _within_properties_limit(value, 19, info)
 
     @model_validator(mode="after")
     def _one_identifier(self) -> _RecipientShape:
@@ -372,6 +376,9 @@ class _AttachmentShape(_Model):
 
 #: Validation-context key: accept an audience-only body without ``broadcast: true`` (§12 Q1).
 LENIENT = "lenient_broadcast"
+#: Validation-context key: the whole body, serialized as it is sent, is at most
+#: MAX_PROPERTIES_BYTES, so no ``trigger_properties`` in it can be larger (rules 7, 19).
+SMALL_BODY = "small_body"
 
 
 class BodyShape(_Model):
@@ -414,8 +421,8 @@ class BodyShape(_Model):
 
     @field_validator("trigger_properties")
     @classmethod
-    def _properties_size(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _within_properties_limit(value, 7)
+    def _properties_size(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return _within_properties_limit(value, 7, info)
 
     @field_validator("recipients")
     @classmethod

@@ -173,8 +173,10 @@ class Base:
                        self.retry, self.pacer, self.clock, self._rng, self._scrub)
 
     def _plan(self, campaign_id: str, kwargs: dict[str, Any]) -> Plan:
-        check_journal_path(kwargs.pop("journal_path"))
-        return make_plan(campaign_id, lenient_broadcast=self.lenient_broadcast, **kwargs)
+        path = kwargs.pop("journal_path")
+        check_journal_path(path)
+        return make_plan(campaign_id, lenient_broadcast=self.lenient_broadcast,
+                         journaled=path is not None, **kwargs)
 
     @staticmethod
     def _open(plan: Plan, path: str | os.PathLike[str] | None, *, dry_run: bool, new: bool,

@@ -116,8 +116,13 @@ def make_plan(
     schema: Any,
     allow_everyone: bool,
     lenient_broadcast: bool,
+    journaled: bool = True,
 ) -> Plan:
-    """Check and split a send into requests (raises :class:`InvalidRequestError`)."""
+    """Check and split a send into requests (raises :class:`InvalidRequestError`).
+
+    ``journaled=False`` leaves out the plan's :class:`Contract` (the digests a journal is
+    opened with), which only a journaled send needs.
+    """
     if recipients is not None and (
         isinstance(recipients, str | bytes | Mapping) or not isinstance(recipients, Iterable)
     ):
@@ -132,7 +137,8 @@ def make_plan(
             "whole dashboard audience (narrowed by `audience` if given)",
         )])
     audience_json = _audience_json(audience, schema) if audience is not None else None
-    if audience_json is not None and always_true(audience_json) and not allow_everyone:
+    if (audience_json is not None and not allow_everyone
+            and always_true(audience_json, validated=True)):
         raise InvalidRequestError([(
             "$.audience",
             "rule 12: this audience matches every user; pass allow_everyone=True if that "
@@ -199,10 +205,12 @@ def make_plan(
     for path, message in found:  # shown at the caller of trigger_send
         warnings.warn(f"{path}: {message}", AudienceWarning, stacklevel=5)
 
-    checked_top = dict(bodies[0][0]) if bodies else dict(top)
-    checked_top.pop("recipients", None)
-    everyone = [r for body, _ in bodies for r in body.get("recipients", ())]
-    contract = Contract.of(checked_top, everyone if plain is not None else None)
+    contract = None
+    if journaled:
+        checked_top = dict(bodies[0][0]) if bodies else dict(top)
+        checked_top.pop("recipients", None)
+        everyone = [r for body, _ in bodies for r in body.get("recipients", ())]
+        contract = Contract.of(checked_top, everyone if plain is not None else None)
     jobs = [Job(index, body, keys_, _buckets(campaign_id, body))
             for index, (body, keys_) in enumerate(bodies)]
     order = [key for _, keys_ in bodies for key in keys_]
@@ -259,7 +267,7 @@ def check_journal_path(journal: object) -> None:
 # ---- audiences that match everyone ------------------------------------------------------------
 
 
-def always_true(audience: Mapping[str, Any]) -> bool:
+def always_true(audience: Mapping[str, Any], *, validated: bool = False) -> bool:
     """Whether the audience provably matches every user (a trivial tautology).
 
     Read as the core AST (:func:`audience_dsl.braze.codec.to_core`) and judged by
@@ -269,9 +277,10 @@ def always_true(audience: Mapping[str, Any]) -> bool:
     ``push is opted_in or push is not opted_in``); an ``OR`` with such a member; an
     ``AND`` whose members all are. Not found: anything subtler (this is a guard
     against mistakes, not a decision procedure). An invalid object is not "everyone".
+    ``validated=True``: the caller has validated (or compiled) ``audience`` already.
     """
     try:
-        root = to_core(audience)
+        root = to_core(audience, validated=validated)
     except (AudienceError, RecursionError):
         return False
     known: dict[int, bool] = {}

@@ -295,3 +295,19 @@ def test_body_warnings_collected_per_call_issue_nothing() -> None:
     assert found and all(path.startswith("$.recipients[0]") for path, _ in found)
     with pytest.warns(AudienceWarning):  # without a list, scripts still see them
         check_body(body)
+
+
+@pytest.mark.parametrize("where", ["top", "recipient"])
+def test_trigger_properties_limit_is_exact_to_the_byte(where: str) -> None:
+    # {"a":"x…"} is 8 bytes plus the x's; 51,200 bytes is the limit (rules 7 and 19).
+    def properties(size: int) -> dict[str, Any]:
+        return {"a": "é" * ((size - 8) // 2) + "x" * ((size - 8) % 2)}
+
+    def with_properties(size: int) -> dict[str, Any]:
+        if where == "top":
+            return body(trigger_properties=properties(size))
+        return recipient(external_user_id="u1", trigger_properties=properties(size))
+
+    check_body(with_properties(51_200), warnings=[])
+    with pytest.raises(InvalidRequestError, match="is 51201 bytes; at most 51200"):
+        check_body(with_properties(51_201), warnings=[])
