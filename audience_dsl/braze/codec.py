@@ -42,26 +42,23 @@ MAX_DEPTH = 200
 _NO_VALUE = frozenset({C.EXISTS, C.DOES_NOT_EXIST})
 _GROUPS = (ast.AllOf, ast.AnyOf)
 
-# The names below are StrEnum members written as plain strings: ``str(member)`` is its
-# value, as ``member.value`` is, without the enum property's Python call.
-
 
 def filter_json(leaf: ast.Filter) -> dict[str, Any]:
     """One filter as its JSON object."""
     if isinstance(leaf, ast.Attribute):
         body: dict[str, Any] = {
             "custom_attribute_name": leaf.name,
-            "comparison": str(leaf.comparison),
+            "comparison": leaf.comparison.value,
         }
         if leaf.comparison not in _NO_VALUE:
             value = leaf.value
             body["value"] = list(value) if isinstance(value, tuple) else value
         return {"custom_attribute": body}
     if isinstance(leaf, ast.Subscription):
-        key = f"{leaf.channel}_subscription_status"
-        state = str(leaf.state) if isinstance(leaf.state, ast.State) else leaf.state
-        return {key: {"comparison": str(leaf.comparison), "value": state}}
-    return {"last_used_app": {"comparison": str(leaf.comparison), "value": leaf.value}}
+        key = f"{leaf.channel.value}_subscription_status"
+        state = leaf.state.value if isinstance(leaf.state, ast.State) else leaf.state
+        return {key: {"comparison": leaf.comparison.value, "value": state}}
+    return {"last_used_app": {"comparison": leaf.comparison.value, "value": leaf.value}}
 
 
 def to_json(node: ast.CoreNode, source: Source | None = None) -> dict[str, Any]:
