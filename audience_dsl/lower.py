@@ -284,12 +284,13 @@ def _group(
 
 # ---- the walk -------------------------------------------------------------------------------
 
+_FILTERS = (ast.Attribute, ast.Subscription, ast.LastUsedApp)
 _SUGAR = (ast.In, ast.Between, ast.ContainsAny, ast.ContainsAll)
 _ALL = (ast.And, ast.AllOf)
-_ANY = (ast.Or, ast.AnyOf)
+_GROUPS = (ast.And, ast.AllOf, ast.Or, ast.AnyOf)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Build:
     all_of: bool
     count: int
@@ -319,18 +320,7 @@ def lower(expr: ast.Node, source: Source | None = None, options: Options = DEFAU
             out.append(_make_group(item.all_of, parts, item.span))
             continue
         node, negated, not_span = item
-        if isinstance(node, ast.Rule):
-            stack.append((node.expr, negated, not_span))
-        elif isinstance(node, ast.Not):
-            stack.append((node.operand, not negated, node.span if not negated else None))
-        elif isinstance(node, (*_ALL, *_ANY)):
-            all_of = isinstance(node, _ALL) != negated
-            kids = node.children
-            stack.append(_Build(all_of, len(kids), node.span))
-            stack.extend((child, negated, not_span) for child in reversed(kids))
-        elif isinstance(node, _SUGAR):
-            stack.append((_expand(node, options), negated, not_span))
-        elif isinstance(node, ast.Attribute | ast.Subscription | ast.LastUsedApp):
+        if isinstance(node, _FILTERS):  # the most common node first
             if not negated:
                 out.append(node)
                 continue
@@ -339,6 +329,17 @@ def lower(expr: ast.Node, source: Source | None = None, options: Options = DEFAU
             except _Refusal as refusal:
                 problems.append(refusal.diagnostic)
                 out.append(node)  # keep going, to report every refusal at once
+        elif isinstance(node, _GROUPS):
+            all_of = isinstance(node, _ALL) != negated
+            kids = node.children
+            stack.append(_Build(all_of, len(kids), node.span))
+            stack.extend([(child, negated, not_span) for child in reversed(kids)])
+        elif isinstance(node, ast.Not):
+            stack.append((node.operand, not negated, node.span if not negated else None))
+        elif isinstance(node, _SUGAR):
+            stack.append((_expand(node, options), negated, not_span))
+        elif isinstance(node, ast.Rule):
+            stack.append((node.expr, negated, not_span))
         else:  # pragma: no cover - every node type is handled above
             raise TypeError(f"unknown node {type(node).__name__}")
     if problems:

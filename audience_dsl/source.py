@@ -8,12 +8,14 @@ only :mod:`audience_dsl.errors` draws them.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 __all__ = ["NOWHERE", "Source", "Span"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Span:
     """Where a piece of a rule stands in its text: offsets ``start``..``end`` (half-open)."""
 
@@ -24,11 +26,37 @@ class Span:
     end_line: int
     end_column: int
 
+    def __init__(
+        self, start: int, end: int, line: int, column: int, end_line: int, end_column: int
+    ) -> None:
+        # What the generated __init__ of a frozen dataclass does (it calls
+        # object.__setattr__ once per field), in about 60% of its time: the parser makes
+        # a span for most tokens. Each field is set through its slot's own descriptor.
+        _set_start(self, start)
+        _set_end(self, end)
+        _set_line(self, line)
+        _set_column(self, column)
+        _set_end_line(self, end_line)
+        _set_end_column(self, end_column)
+
     def cover(self, other: Span) -> Span:
         """The smallest span holding both ``self`` and ``other``."""
         first = self if self.start <= other.start else other
         last = self if self.end >= other.end else other
         return Span(first.start, last.end, first.line, first.column, last.end_line, last.end_column)
+
+
+def _setter(name: str) -> Callable[[Span, int], None]:
+    """The function that sets the field ``name`` of a span (bypassing frozenness)."""
+    return cast(Callable[[Span, int], None], Span.__dict__[name].__set__)
+
+
+_set_start = _setter("start")
+_set_end = _setter("end")
+_set_line = _setter("line")
+_set_column = _setter("column")
+_set_end_line = _setter("end_line")
+_set_end_column = _setter("end_column")
 
 
 #: The span of a problem that has no place in the text (a value of the wrong kind passed

@@ -62,9 +62,14 @@ DEFAULT_FIELDS: frozenset[str] = frozenset(
 NEWEST_ONLY: frozenset[C] = frozenset({C.IS_ANY_OF, C.IS_NONE_OF})
 
 
+_EQUALITY = frozenset({C.EQUALS, C.NOT_EQUAL})
+_REGEX = frozenset({C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX})
+_INCLUDES = frozenset({C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE})
+
+
 def implied_type(comparison: C, value: object) -> T | None:
     """The data type a comparison (with its value) implies; None where any type fits."""
-    if comparison in (C.EQUALS, C.NOT_EQUAL):
+    if comparison in _EQUALITY:
         if isinstance(value, bool):
             return T.BOOLEAN
         if isinstance(value, int | float):
@@ -74,9 +79,9 @@ def implied_type(comparison: C, value: object) -> T | None:
         return None
     if comparison in ORDERING:
         return T.NUMERIC
-    if comparison in (C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX):
+    if comparison in _REGEX:
         return T.STRING
-    if comparison in (C.INCLUDES_VALUE, C.DOES_NOT_INCLUDE_VALUE):
+    if comparison in _INCLUDES:
         return T.ARRAY
     if comparison in TIME_COMPARISONS:
         return T.TIME

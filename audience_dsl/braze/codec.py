@@ -39,6 +39,8 @@ __all__ = ["MAX_DEPTH", "filter_json", "to_json"]
 #: recursion limit, and is far beyond what a readable audience needs.
 MAX_DEPTH = 200
 
+_NO_VALUE = frozenset({C.EXISTS, C.DOES_NOT_EXIST})
+_GROUPS = (ast.AllOf, ast.AnyOf)
 
 
 def filter_json(leaf: ast.Filter) -> dict[str, Any]:
@@ -48,7 +50,7 @@ def filter_json(leaf: ast.Filter) -> dict[str, Any]:
             "custom_attribute_name": leaf.name,
             "comparison": leaf.comparison.value,
         }
-        if leaf.comparison not in (C.EXISTS, C.DOES_NOT_EXIST):
+        if leaf.comparison not in _NO_VALUE:
             value = leaf.value
             body["value"] = list(value) if isinstance(value, tuple) else value
         return {"custom_attribute": body}
@@ -66,7 +68,7 @@ def to_json(node: ast.CoreNode, source: Source | None = None) -> dict[str, Any]:
     stack: list[tuple[ast.CoreNode, bool]] = [(node, False)]
     while stack:
         current, done = stack.pop()
-        if isinstance(current, ast.AllOf | ast.AnyOf):
+        if isinstance(current, _GROUPS):
             count = len(current.children)
             if not done:
                 if count == 0:
@@ -80,11 +82,11 @@ def to_json(node: ast.CoreNode, source: Source | None = None) -> dict[str, Any]:
                         source or Source(""),
                     )
                 stack.append((current, True))
-                stack.extend((child, False) for child in reversed(current.children))
+                stack.extend([(child, False) for child in reversed(current.children)])
                 continue
             parts = results[len(results) - count :]
             del results[len(results) - count :]
-            depth = 1 + max(d for _, d in parts)
+            depth = 1 + max([d for _, d in parts])
             if depth > MAX_DEPTH:
                 raise UnsupportedError(
                     Diagnostic(

@@ -42,7 +42,7 @@ def check(
     """
     if strict and schema is None:
         raise SchemaError("strict checking needs a schema")
-    nodes = list(ast.walk(expr))  # one walk, shared by every step
+    nodes = _conditions(expr)  # one walk, shared by every step
     problems = type_conflicts(expr, known=schema or (), nodes=nodes)
     found: list[Diagnostic] = []
     problems.extend(check_regexes(expr, source, nodes=nodes, warnings=found))
@@ -59,3 +59,24 @@ def check(
     if problems:
         raise AudienceTypeError(problems, source or Source(""))
     return expr
+
+
+_GROUPS = (ast.And, ast.Or, ast.AllOf, ast.AnyOf)
+
+
+def _conditions(expr: ast.Node) -> list[ast.Node]:
+    """The conditions of ``expr`` (the nodes without children), left to right: the only
+    nodes any step looks at, so the groups and negations above them are walked once."""
+    found: list[ast.Node] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _GROUPS):
+            stack.extend(reversed(node.children))
+        elif isinstance(node, ast.Not):
+            stack.append(node.operand)
+        elif isinstance(node, ast.Rule):
+            stack.append(node.expr)
+        else:
+            found.append(node)
+    return found

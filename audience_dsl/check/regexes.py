@@ -12,6 +12,8 @@ from audience_dsl.source import NOWHERE, Source, Span
 
 __all__ = ["check_regexes"]
 
+_REGEX = frozenset({C.MATCHES_REGEX, C.DOES_NOT_MATCH_REGEX})
+
 
 def check_regexes(
     expr: ast.Node,
@@ -29,10 +31,7 @@ def check_regexes(
     """
     problems: list[Diagnostic] = []
     for node in ast.walk(expr) if nodes is None else nodes:
-        if not isinstance(node, ast.Attribute) or node.comparison not in (
-            C.MATCHES_REGEX,
-            C.DOES_NOT_MATCH_REGEX,
-        ):
+        if not isinstance(node, ast.Attribute) or node.comparison not in _REGEX:
             continue
         pattern = node.value
         if not isinstance(pattern, str):

@@ -40,9 +40,9 @@ def warn_suspicious(
     seen: set[str] = set()
     for node in ast.walk(expr) if nodes is None else nodes:
         name = getattr(node, "name", None)
-        span = getattr(node, "name_span", None) or node.span
         if isinstance(name, str) and name not in seen:
             seen.add(name)
+            span = getattr(node, "name_span", None) or node.span
             if "." in name or "[" in name:
                 report(
                     f"`{name}` looks like a nested attribute; Connected Audience cannot "
@@ -94,6 +94,7 @@ def _strings(node: ast.Node) -> list[str]:
             return [value]
         if isinstance(value, tuple):
             return [v for v in value if isinstance(v, str)]
+        return []
     if isinstance(node, ast.In | ast.ContainsAny | ast.ContainsAll) and isinstance(
         node.values, tuple
     ):

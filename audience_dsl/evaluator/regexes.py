@@ -5,21 +5,28 @@ take time exponential in the length of the value it is matched against. The eval
 never runs a pattern that way:
 
 * with the ``re2`` extra installed (``pip install "audience-dsl[re2]"``, Google's RE2, the
-  engine DuckDB uses too), every pattern is run by RE2, in time linear in the value;
-  a pattern RE2 cannot run (a backreference, a lookaround) is refused with a message
-  that says so, never handed to ``re``;
-* without it, only patterns of a shape that cannot backtrack badly run on ``re``: no
-  quantifier inside a quantified group, no quantified alternation, no backreference or
-  lookaround, at most two unbounded quantifiers. Such a pattern takes time polynomial
-  in the value's length (at most cubic, counting the search's start positions), not
-  exponential; any other pattern is refused with a message naming the extra. Services
-  that match long values should install the extra.
+  engine DuckDB uses too), a pattern is run by RE2, in time linear in the value. RE2 is
+  not given the pattern as written, since its meaning differs from Python's in places
+  (``$`` before a final line break, ``\\d`` and ``\\w`` beyond ASCII, case folding such as
+  ``i`` and ``İ``): the pattern is first written out with exactly Python's meaning
+  (:func:`audience_dsl.evaluator.sql.regex.translate`, the rewriting the SQL engines
+  use), so the answer never depends on which extras are installed;
+* a pattern that cannot be written out so (``\\b``, a multi-line anchor, a backreference,
+  a lookaround), or any pattern when the extra is not installed, runs on ``re`` only if
+  its shape cannot backtrack badly: no quantifier inside a quantified group, no
+  quantified alternation, no backreference or lookaround, at most two unbounded
+  quantifiers. Such a pattern takes time polynomial in the value's length (at most
+  cubic, counting the search's start positions), not exponential; any other pattern is
+  refused with a message that says why. Services that match long values should install
+  the extra.
 
-Matching is Braze's: case-insensitive and unanchored (a search).
+Matching is Braze's: case-insensitive and unanchored (a search), with the meaning of
+Python's ``re.search(pattern, value, re.IGNORECASE)``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Callable
@@ -60,23 +67,30 @@ def compile_bounded(pattern: str, *, engine: Any = ...) -> Search:
         re.compile(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
         raise BoundedRegexError(f"invalid regular expression {pattern!r}: {exc}") from None
+    unwritable = ""
     if linear is not None:
-        options = linear.Options()
-        options.case_sensitive = False
-        options.log_errors = False
-        try:
-            compiled = linear.compile(pattern, options)
-        except linear.error as exc:
-            raise BoundedRegexError(
-                f"the regular expression {pattern!r} cannot be evaluated here: the "
-                f"linear-time engine (RE2) does not support it ({_reason(exc)}); "
-                "backreferences and lookarounds are not evaluated, so that a pattern "
-                "can never run for exponential time on a user's value"
-            ) from None
-        search: Search = compiled.search
-        return search
+        written, unwritable = _for_re2(pattern)
+        if written is not None:
+            options = linear.Options()
+            options.case_sensitive = True  # the written pattern spells out every case
+            options.log_errors = False
+            options.max_mem = 64 << 20  # the written classes can be long
+            try:
+                compiled = linear.compile(written, options)
+            except linear.error as exc:
+                unwritable = _reason(exc)
+            else:
+                search: Search = compiled.search
+                return search
     problem = _backtracking_risk(pattern)
     if problem is not None:
+        if linear is not None:
+            raise BoundedRegexError(
+                f"the regular expression {pattern!r} cannot be evaluated here: it uses "
+                f"{unwritable}, which the linear-time engine (RE2) cannot run with its "
+                "meaning, and on Python's engine it could backtrack for a very long time "
+                f"({problem}); rewrite it without {unwritable}"
+            )
         raise BoundedRegexError(
             f"the regular expression {pattern!r} could backtrack for a very long time with "
             f"Python's engine ({problem}); install the `re2` extra "
@@ -84,6 +98,24 @@ def compile_bounded(pattern: str, *, engine: Any = ...) -> Search:
         )
     fallback: Search = re.compile(pattern, re.IGNORECASE).search
     return fallback
+
+
+@functools.lru_cache(maxsize=1024)
+def _for_re2(pattern: str) -> tuple[str | None, str]:
+    """``pattern`` written for RE2 with Python's meaning, or None and why it cannot be."""
+    # Imported here: the rewriting computes character sets on first use.
+    from audience_dsl.errors import SQLError
+    from audience_dsl.evaluator.sql.regex import RE2, translate
+
+    try:
+        return translate(pattern, RE2), ""
+    except SQLError as exc:
+        # "the regular expression '…' uses a back-reference, which RE2 …" -> the construct
+        message = str(exc)
+        prefix = f"the regular expression {pattern!r} uses "
+        if message.startswith(prefix):
+            return None, message[len(prefix) :].split(", which ")[0]
+        return None, message
 
 
 def _reason(exc: BaseException) -> str:

@@ -53,6 +53,7 @@ from audience_dsl.language.parts import (
     fail,
     flatten_group,
     token_span,
+    tokens_span,
 )
 
 
@@ -103,19 +104,19 @@ class Builder:
     def match_op(self, items: list[Token]) -> Op:
         negated = items[0].type in ("NTILDE", "NOT", "DOES")
         return Op(
-            "MATCH", negated, token_span(items[0]).cover(token_span(items[-1])), words_of(items)
+            "MATCH", negated, tokens_span(items[0], items[-1]), words_of(items)
         )
 
     def contains_op(self, items: list[Token]) -> Op:
         negated = items[0].type in ("NOT", "DOES")
         return Op(
-            "CONTAINS", negated, token_span(items[0]).cover(token_span(items[-1])), words_of(items)
+            "CONTAINS", negated, tokens_span(items[0], items[-1]), words_of(items)
         )
 
     def exists_op(self, items: list[Token]) -> Op:
         negated = items[0].type in ("NOT", "DOES")
         return Op(
-            "EXISTS", negated, token_span(items[0]).cover(token_span(items[-1])), words_of(items)
+            "EXISTS", negated, tokens_span(items[0], items[-1]), words_of(items)
         )
 
     def compare_or_time(self, items: list[Any]) -> Op:
@@ -135,7 +136,7 @@ class Builder:
         future = bool(direction) and direction[0].type == "FROM"
         unit_word = unit.value.lower()
         count_span = token_span(count)
-        span = count_span.cover(token_span(items[-1]))
+        span = tokens_span(count, items[-1])
         if unit_word in SUB_DAY_UNITS:
             fail(
                 UnsupportedError,
@@ -207,7 +208,7 @@ class Builder:
             )
         values = tuple(item for item in items if not isinstance(item, Token) or is_value(item))
         return ValueList(
-            values, token_span(items[0]).cover(token_span(items[-1])), token_span(items[0])
+            values, tokens_span(items[0], items[-1]), token_span(items[0])
         )
 
     # -- conditions --
@@ -329,7 +330,7 @@ class Builder:
         op = Op(
             "CONTAINS",
             False,
-            token_span(contains).cover(token_span(quantifier)),
+            tokens_span(contains, quantifier),
             words_of(items[1:3]),
         )
         cls = ast.ContainsAny if quantifier.type == "ANY" else ast.ContainsAll
@@ -348,13 +349,13 @@ class Builder:
         name, _is, _any, of, values = items
         expect_word(of, "of", "`is any of (...)`")
         return list_filter(
-            name, C.IS_ANY_OF, values, token_span(_is).cover(token_span(of)), "is any of"
+            name, C.IS_ANY_OF, values, tokens_span(_is, of), "is any of"
         )
 
     def includes_any_of(self, items: list[Any]) -> ast.Attribute:
         name, keyword, _any, of, values = items
         expect_word(of, "of", f"`{keyword} any of (...)`")
-        span = token_span(keyword).cover(token_span(of))
+        span = tokens_span(keyword, of)
         return list_filter(name, C.INCLUDES_VALUE, values, span, f"{keyword} any of")
 
     def exists(self, items: list[Any]) -> ast.Attribute:
@@ -388,7 +389,7 @@ class Builder:
             return first
         values = tuple(item for item in items if not isinstance(item, Token) or is_value(item))
         return ValueList(
-            values, token_span(items[0]).cover(token_span(items[-1])), token_span(items[0])
+            values, tokens_span(items[0], items[-1]), token_span(items[0])
         )
 
     def period(self, items: list[Any]) -> ast.Node:
@@ -451,7 +452,7 @@ class Builder:
         negated = any(item.type == "NOT" for item in items[1:-1])
         values: ValueList = items[-1]
         op = Op(
-            "IN", negated, token_span(items[1]).cover(token_span(items[-2])), words_of(items[1:-1])
+            "IN", negated, tokens_span(items[1], items[-2]), words_of(items[1:-1])
         )
         span = name.span.cover(values.span)
         if isinstance(values.values, ast.Param):
@@ -500,7 +501,7 @@ class Builder:
             fail(
                 AudienceTypeError,
                 "the lower bound is above the upper bound, so nobody can match",
-                token_span(low).cover(token_span(high)),
+                tokens_span(low, high),
                 "empty range",
                 f"if you meant the values from {high} to {low}, write "
                 f"`{render_name(name.text)} between {high} and {low}`",
@@ -519,7 +520,7 @@ class Builder:
         target: Token = rest[-1]
         channel = ast.Channel.PUSH if channel_token.type.startswith("PUSH") else ast.Channel.EMAIL
         comparison = C.IS_NOT if negated else C.IS
-        span = token_span(channel_token).cover(token_span(target))
+        span = tokens_span(channel_token, target)
         if target.type == "PARAM":
             state: ast.State | ast.Param = ast.Param(target[1:], 1, token_span(target))
         else:

@@ -3,7 +3,7 @@ attribute filter, or an error with a hint where the combination means nothing in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from lark import Token
 
@@ -149,6 +149,8 @@ _ORDER = {
     "LE": C.LESS_THAN_OR_EQUAL_TO,
 }
 _INSTANT = {"GT": C.AFTER, "LT": C.BEFORE}
+_EQUALITY = {"EQ": C.EQUALS, "NE": C.NOT_EQUAL}
+_SCALAR = {**_EQUALITY, **_ORDER}  # numbers and parameters
 _SYMBOL = {"EQ": "=", "NE": "!=", "GT": ">", "GE": ">=", "LT": "<", "LE": "<="}
 
 
@@ -160,57 +162,76 @@ def _bare(value: Duration) -> str:
 
 def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attribute:
     """``name op value`` for the comparison operators (=, !=, <, <=, >, >=)."""
-    span = name.span.cover(value_span_of(value))
-    shown_name = render_name(name.text)
+    value_span = value_span_of(value)
 
     def make(comparison: ast.Comparison, payload: ast.Value) -> ast.Attribute:
         return ast.Attribute(
-            name=name.text, comparison=comparison, value=payload, span=span,
-            name_span=name.span, value_span=value_span_of(value),
+            name=name.text, comparison=comparison, value=payload,
+            span=name.span.cover(value_span), name_span=name.span, value_span=value_span,
         )  # fmt: skip
 
     if isinstance(value, Duration):
         comparison = _RELATIVE.get((op.key, value.future))
         if comparison is None:
-            count = days_text(value)
-            if op.key in ("LE", "GE"):
-                message = (
-                    f"`{op.text}` with a duration has no Braze equivalent: Braze compares "
-                    "relative times strictly, in whole days"
-                )
-                if op.key == "LE":
-                    edge = "from now" if value.future else "ago"
-                    hint = (
-                        f"write `{shown_name} < {count}`, which leaves out the instant "
-                        f"exactly {_bare(value)} {edge}"
-                    )
-                else:
-                    edge = "from now" if value.future else "ago"
-                    hint = (
-                        f"write `{shown_name} > {count}`, which leaves out the instant exactly "
-                        f"{_bare(value)} {edge}"
-                    )
-                code = "inclusive-relative-time"
-            else:
-                message = f"`{op.text}` with a duration has no Braze equivalent"
-                hint = (
-                    "Braze has no filter for an exact number of days; compare with `<` (less "
-                    f"than {_bare(value)} {'from now' if value.future else 'ago'}) or `>` "
-                    "(more than that)"
-                )
-                code = "relative-time-equality"
-            fail(UnsupportedError, message, op.span, "no exact Braze comparison", hint, code=code)
+            _refuse_duration(name, op, value)
         return make(comparison, value.days)
-
     kind = value.type
     if kind == "PARAM":
-        param = ast.Param(value[1:], 1, token_span(value))
-        table = {"EQ": C.EQUALS, "NE": C.NOT_EQUAL, **_ORDER}
-        return make(table[op.key], param)
-    if kind == "DATETIME":
-        text = datetime_text(value)
+        return make(_SCALAR[op.key], ast.Param(value[1:], 1, token_span(value)))
+    if kind == "NUMBER":
+        return make(_SCALAR[op.key], number_value(value))
+    if kind == "STRING":
+        text = decode_string(value)  # a bad escape is reported before a wrong operator
+        if op.key in _EQUALITY:
+            return make(_EQUALITY[op.key], text)
+    elif kind == "DATETIME":
+        text = datetime_text(value)  # an impossible date before a wrong operator
         if op.key in _INSTANT:
             return make(_INSTANT[op.key], text)
+    elif kind in ("TRUE", "FALSE") and op.key in _EQUALITY:
+        return make(_EQUALITY[op.key], kind == "TRUE")
+    _refuse(name, op, value)
+
+
+def _refuse_duration(name: Name, op: Op, value: Duration) -> NoReturn:
+    """The error for a duration compared with an operator Braze has no filter for."""
+    shown_name = render_name(name.text)
+    count = days_text(value)
+    if op.key in ("LE", "GE"):
+        message = (
+            f"`{op.text}` with a duration has no Braze equivalent: Braze compares "
+            "relative times strictly, in whole days"
+        )
+        if op.key == "LE":
+            edge = "from now" if value.future else "ago"
+            hint = (
+                f"write `{shown_name} < {count}`, which leaves out the instant "
+                f"exactly {_bare(value)} {edge}"
+            )
+        else:
+            edge = "from now" if value.future else "ago"
+            hint = (
+                f"write `{shown_name} > {count}`, which leaves out the instant exactly "
+                f"{_bare(value)} {edge}"
+            )
+        code = "inclusive-relative-time"
+    else:
+        message = f"`{op.text}` with a duration has no Braze equivalent"
+        hint = (
+            "Braze has no filter for an exact number of days; compare with `<` (less "
+            f"than {_bare(value)} {'from now' if value.future else 'ago'}) or `>` "
+            "(more than that)"
+        )
+        code = "relative-time-equality"
+    fail(UnsupportedError, message, op.span, "no exact Braze comparison", hint, code=code)
+
+
+def _refuse(name: Name, op: Op, value: Token) -> NoReturn:
+    """The error for a value compared with an operator that means nothing for its kind."""
+    shown_name = render_name(name.text)
+    kind = value.type
+    if kind == "DATETIME":
+        text = datetime_text(value)
         if op.key in ("GE", "LE"):
             word = "after" if op.key == "GE" else "before"
             fail(
@@ -230,13 +251,7 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             f"write a range: `{shown_name} after ... and {shown_name} before ...`",
             code="date-time-comparison",
         )
-    if kind == "NUMBER":
-        number = number_value(value)
-        table = {"EQ": C.EQUALS, "NE": C.NOT_EQUAL, **_ORDER}
-        return make(table[op.key], number)
     if kind in ("TRUE", "FALSE"):
-        if op.key in ("EQ", "NE"):
-            return make(C.EQUALS if op.key == "EQ" else C.NOT_EQUAL, kind == "TRUE")
         fail(
             AudienceTypeError,
             f"`{op.text}` compares numbers, not booleans",
@@ -246,9 +261,6 @@ def comparison_filter(name: Name, op: Op, value: Token | Duration) -> ast.Attrib
             code="ordered-boolean",
         )
     if kind == "STRING":
-        text = decode_string(value)
-        if op.key in ("EQ", "NE"):
-            return make(C.EQUALS if op.key == "EQ" else C.NOT_EQUAL, text)
         fail(
             AudienceTypeError,
             f"`{op.text}` compares numbers or date-times, not strings",

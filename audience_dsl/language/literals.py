@@ -111,11 +111,13 @@ _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n":
 def decode_string(token: Token) -> str:
     """A string literal's value, with JSON-style escapes (and ``\\'``) decoded."""
     body = str(token)[1:-1]
+    if "\\" not in body:
+        return body  # no escapes: the text is the value
     out: list[str] = []
     i = 0
-    base = token_span(token)
 
     def bad(offset: int, width: int, message: str, hint: str) -> NoReturn:
+        base = token_span(token)
         start = base.start + 1 + offset
         column = base.column + 1 + offset
         span = Span(start, start + width, base.line, column, base.line, column + width)

@@ -1,5 +1,10 @@
 """The builder's intermediate values (a name, an operator, a duration, a list) and the
-exception it raises, which the parser turns into an AudienceError with the source."""
+exception it raises, which the parser turns into an AudienceError with the source.
+
+The intermediate values live from one reduction to the next and are never changed, but
+they are not frozen dataclasses: one is made for most tokens, and a frozen dataclass
+takes about three times as long to make (each field is set through ``object.__setattr__``).
+"""
 
 from __future__ import annotations
 
@@ -50,6 +55,19 @@ def token_span(token: Token) -> Span:
     )
 
 
+def tokens_span(first: Token, last: Token) -> Span:
+    """The span from ``first`` to ``last``, a later token (or the same): one span made
+    where ``token_span(first).cover(token_span(last))`` makes three."""
+    return Span(
+        first.start_pos or 0,
+        last.end_pos or 0,
+        first.line or 1,
+        first.column or 1,
+        last.end_line or 1,
+        last.end_column or 1,
+    )
+
+
 def cover_spans(first: Span | None, last: Span | None) -> Span | None:
     if first is None:
         return last
@@ -58,14 +76,14 @@ def cover_spans(first: Span | None, last: Span | None) -> Span | None:
     return first.cover(last)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Name:
     text: str
     span: Span
     quoted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Op:
     """An operator: its canonical key, whether it is negated, and where it stands."""
 
@@ -75,7 +93,7 @@ class Op:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Duration:
     days: int | ast.Param
     future: bool
@@ -84,7 +102,7 @@ class Duration:
     written: str = ""  # as the rule wrote it: `30 days`, `2 weeks ago`
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ValueList:
     values: tuple[Token | Duration, ...] | ast.Param
     span: Span

@@ -26,7 +26,7 @@ from audience_dsl.language.literals import (
     value_span_of,
 )
 from audience_dsl.language.names import CALENDAR_UNITS, DAY_UNITS, SUB_DAY_UNITS, render_name
-from audience_dsl.language.parts import Duration, Name, Op, ValueList, fail, token_span
+from audience_dsl.language.parts import Duration, Name, Op, ValueList, fail, token_span, tokens_span
 from audience_dsl.source import Span
 
 #: Comparison phrases (lower case words) and the operator each stands for.
@@ -107,7 +107,7 @@ def escape_regex(text: str) -> str:
 
 
 def _span_of(tokens: list[Token]) -> Span:
-    return token_span(tokens[0]).cover(token_span(tokens[-1]))
+    return tokens_span(tokens[0], tokens[-1])
 
 
 def _words(tokens: list[Token]) -> tuple[str, ...]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import audience_dsl
 from audience_dsl import AudienceError
@@ -94,3 +97,44 @@ def test_without_re2_the_evaluator_refuses_the_catastrophic_pattern(
     monkeypatch.setattr(regexes, "_re2", None)
     with pytest.raises(AudienceError, match="re2"):
         audience_dsl.preview(f"name ~ /{EVIL}/", [{"custom_attributes": {"name": "aa"}}], now=NOW)
+
+
+# ---- the same meaning whichever engine runs the pattern ----------------------------------------
+
+# Where RE2, given a pattern as written, answers otherwise than Python's engine.
+DIVERGENT = [
+    (r"^\S+$", "A\n"),  # `$` before a final line break
+    (r"^a$", "a\n"),
+    (r"\d", "٣"),  # a digit outside ASCII
+    (r"^\w+$", "\u017f"),  # a letter outside ASCII
+    ("i", "\u0130"),  # case folding that RE2 does not do
+    ("k", "\u212a"),  # the Kelvin sign
+    (r"\bnaïve\b", "a naïve b"),  # a word boundary around letters outside ASCII
+    (r"\s", "\x1c"),  # Python's white space
+    ("(?-i:k)x", "kX"),  # inline flags
+]
+
+
+@pytest.mark.parametrize(("pattern", "value"), DIVERGENT)
+def test_the_answer_does_not_depend_on_the_engine(pattern: str, value: str) -> None:
+    expected = re.search(pattern, value, re.IGNORECASE) is not None
+    assert (compile_bounded(pattern)(value) is not None) is expected
+    assert (compile_bounded(pattern, engine=None)(value) is not None) is expected
+
+
+# Letters whose case folding differs between engines (sigma, long s, dotted and dotless i,
+# the Kelvin sign), digits and white space outside ASCII, line breaks.
+ALPHABET = "aAkKsSiIxXyYéÉǅǆΣς٣ \n\t\x1c_-0\u03c3\u017f\u0130\u0131\u212a"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pattern=st.sampled_from(
+        [r"\w+", r"\d", r"\s", ".", "^a", "a$", "[a-z]+", "k", "s", "i", "[^0-9]", "é",
+         r"\W", "(?a)\\w", "(?-i:k)", "ǅ", "Σ", "^$", "x|y$", r"\bs", r"^\S+$", "a{2}"]
+    ),
+    value=st.text(alphabet=st.sampled_from(ALPHABET), max_size=6),
+)  # fmt: skip
+def test_the_evaluator_searches_as_python_does(pattern: str, value: str) -> None:
+    expected = re.search(pattern, value, re.IGNORECASE) is not None
+    assert (compile_bounded(pattern)(value) is not None) is expected
