@@ -24,6 +24,11 @@ def load_cases(*names: str) -> Iterator[dict[str, Any]]:
                 yield case
 
 
+def case_texts() -> list[str]:
+    """The rule text (``dsl``) of every case in tests/cases, good and bad, in file order."""
+    return [case["dsl"] for case in load_cases() if isinstance(case.get("dsl"), str)]
+
+
 def same_json(a: Any, b: Any) -> bool:
     """Equality that also tells 1 from 1.0 from True, and compares key order."""
     return json.dumps(a) == json.dumps(b) and _types(a) == _types(b)

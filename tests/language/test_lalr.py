@@ -8,9 +8,7 @@ case tables, good or bad.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 import lark
@@ -22,20 +20,9 @@ from lark.parsers.lalr_analysis import Shift
 from audience_dsl.language import _tables, grammar, lalr
 from audience_dsl.language.builder import Builder
 from audience_dsl.language.parts import Problem
+from tests.helpers import case_texts
 
-CASES = Path(__file__).parents[1] / "cases"
 REGENERATE = "stale: run `python -m audience_dsl.language.lalr` and commit the result"
-
-
-def _texts() -> list[str]:
-    texts = []
-    for path in sorted(CASES.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                case = json.loads(line)
-                if isinstance(case.get("dsl"), str):
-                    texts.append(case["dsl"])
-    return texts
 
 
 def test_the_shipped_tables_are_built_from_the_grammar() -> None:
@@ -120,7 +107,7 @@ def _outcome(run: Any) -> tuple[str, Any]:
         return "not a rule", None
 
 
-@pytest.mark.parametrize("text", _texts())
+@pytest.mark.parametrize("text", case_texts())
 def test_the_lean_loop_does_what_larks_loop_does(text: str) -> None:
     lark_parser = grammar.get_parser()
     driver = lalr.Driver(lark_parser)
@@ -131,5 +118,5 @@ def test_the_lean_loop_does_what_larks_loop_does(text: str) -> None:
 
 
 def test_the_case_tables_hold_good_and_bad_rules() -> None:
-    outcomes = {_outcome(lambda t=t: grammar.parse_text(t))[0] for t in _texts()}  # type: ignore[misc]
+    outcomes = {_outcome(lambda t=t: grammar.parse_text(t))[0] for t in case_texts()}  # type: ignore[misc]
     assert outcomes == {"ok", "problem", "not a rule"}

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import pickle
-from pathlib import Path
 
 import pytest
 from lark.exceptions import UnexpectedCharacters
@@ -15,8 +13,7 @@ from lark.exceptions import UnexpectedCharacters
 from audience_dsl.language import grammar
 from audience_dsl.language.parts import token_span, tokens_span
 from audience_dsl.source import Span
-
-CASES = Path(__file__).parents[1] / "cases"
+from tests.helpers import case_texts
 
 
 def test_a_span_holds_its_six_fields_and_stays_a_frozen_dataclass() -> None:
@@ -41,21 +38,10 @@ def test_a_span_holds_its_six_fields_and_stays_a_frozen_dataclass() -> None:
     assert not hasattr(span, "__dict__")
 
 
-def _rules() -> list[str]:
-    texts = []
-    for path in sorted(CASES.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                case = json.loads(line)
-                if isinstance(case.get("dsl"), str):
-                    texts.append(case["dsl"])
-    return texts
-
-
 def test_the_span_of_a_run_of_tokens_is_the_cover_of_their_spans() -> None:
     """``tokens_span(first, last)`` makes in one span what covering the two makes in three."""
     checked = 0
-    for text in [*_rules(), 'a = 1 and\n  b = "x"  # why\n  and c', "x\n\n=\n2"]:
+    for text in [*case_texts(), 'a = 1 and\n  b = "x"  # why\n  and c', "x\n\n=\n2"]:
         try:
             tokens = list(grammar.lex(text))
         except UnexpectedCharacters:  # a case of a text that is not a rule
