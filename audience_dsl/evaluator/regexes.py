@@ -104,18 +104,12 @@ def compile_bounded(pattern: str, *, engine: Any = ...) -> Search:
 def _for_re2(pattern: str) -> tuple[str | None, str]:
     """``pattern`` written for RE2 with Python's meaning, or None and why it cannot be."""
     # Imported here: the rewriting computes character sets on first use.
-    from audience_dsl.errors import SQLError
-    from audience_dsl.evaluator.sql.regex import RE2, translate
+    from audience_dsl.evaluator.sql.regex import RE2, Unwritable, translate
 
     try:
         return translate(pattern, RE2), ""
-    except SQLError as exc:
-        # "the regular expression '…' uses a back-reference, which RE2 …" -> the construct
-        message = str(exc)
-        prefix = f"the regular expression {pattern!r} uses "
-        if message.startswith(prefix):
-            return None, message[len(prefix) :].split(", which ")[0]
-        return None, message
+    except Unwritable as exc:
+        return None, exc.construct
 
 
 def _reason(exc: BaseException) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 
 from audience_dsl.errors import SQLError
 
-__all__ = ["translate"]
+__all__ = ["Unwritable", "translate"]
 
 from re import _constants as _c  # Python's own regex parser (3.11+)
 from re import _parser as _p
@@ -197,10 +197,20 @@ JAVA = Flavor("java.util.regex", _braces, _braces)
 ARE = Flavor("Postgres ARE", _tcl, _tcl, start=r"\A", end=r"\Z")
 
 
+class Unwritable(SQLError):
+    """A pattern that uses a construct (``construct``, in words) that cannot be written for
+    an engine with exactly Python's meaning."""
+
+    def __init__(self, message: str, construct: str = "") -> None:
+        super().__init__(message)
+        self.construct = construct
+
+
 def translate(pattern: str, flavor: Flavor) -> str:
     """``pattern`` (a Braze regex) written for ``flavor`` with exactly Python's meaning.
 
-    Raises :class:`SQLError` for a construct that cannot be written exactly.
+    Raises :class:`Unwritable` for a construct that cannot be written exactly, and
+    :class:`SQLError` for a pattern that is not a regex.
     """
     try:
         parsed = _p.parse(pattern, re.IGNORECASE)
@@ -209,7 +219,9 @@ def translate(pattern: str, flavor: Flavor) -> str:
     try:
         return _Writer(pattern, flavor).sequence(parsed, parsed.state.flags, True)
     except RecursionError:
-        raise SQLError(f"the regular expression {pattern!r} is nested too deeply for SQL") from None
+        raise Unwritable(
+            f"the regular expression {pattern!r} is nested too deeply for SQL", "deep nesting"
+        ) from None
 
 
 class _Writer:
@@ -217,10 +229,11 @@ class _Writer:
         self.pattern = pattern
         self.flavor = flavor
 
-    def refuse(self, what: str) -> SQLError:
-        return SQLError(
+    def refuse(self, what: str) -> Unwritable:
+        return Unwritable(
             f"the regular expression {self.pattern!r} uses {what}, which {self.flavor.name} "
-            "does not match exactly as Braze's engine does; rewrite it without that construct"
+            "does not match exactly as Braze's engine does; rewrite it without that construct",
+            what,
         )
 
     def sequence(self, items: Any, flags: int, tail: bool) -> str:
